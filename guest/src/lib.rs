@@ -1,0 +1,14 @@
+//! The publish-artifact guest: the sealing format as a WebAssembly component.
+//!
+//! The logic lives in plain Rust modules that know nothing of the component
+//! model, so they are unit tested natively; `component` only maps them onto
+//! the interfaces of `wit/seal.wit`, and exists only in the wasm build.
+
+pub mod cbc_stream;
+pub mod deflate;
+pub mod error;
+pub mod open;
+pub mod seal;
+
+#[cfg(target_arch = "wasm32")]
+mod component;

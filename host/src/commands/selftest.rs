@@ -1,0 +1,1 @@
+pub fn run() -> Result<(), crate::failure::Failure> { Ok(()) }

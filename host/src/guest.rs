@@ -1,0 +1,189 @@
+//! Typed access to one guest instance: its three resources and the pure
+//! block compressor, with WIT errors turned into messages a user can act on.
+
+use crate::runtime::Sandbox;
+use crate::runtime::bindings::Sealing;
+use crate::runtime::bindings::exports::publish_artifact::seal::types as wit;
+use crate::secrets::Key;
+use wasmtime::Store;
+use wasmtime::component::ResourceAny;
+
+pub use wit::{DeflateBlock, SealSummary};
+
+/// A failed guest call: either the guest refused (bad input, failed check)
+/// or it trapped, which is a bug in the guest or an exhausted limit.
+#[derive(Debug, thiserror::Error)]
+pub enum GuestError {
+    #[error("{}", describe(.0))]
+    Refused(wit::Error),
+    #[error("the sealing component failed unexpectedly: {0:#}")]
+    Trapped(wasmtime::Error),
+}
+
+impl GuestError {
+    pub fn refusal(&self) -> Option<&wit::Error> {
+        match self {
+            Self::Refused(err) => Some(err),
+            Self::Trapped(_) => None,
+        }
+    }
+}
+
+fn describe(err: &wit::Error) -> String {
+    use wit::Error as E;
+    match err {
+        E::InvalidKeyLength(n) => format!("the key must be 32 bytes, not {n}"),
+        E::InvalidIvLength(n) => format!("the IV must be 16 bytes, not {n}"),
+        E::InvalidLevel(level) => format!("the gzip level must be 0 to 9, not {level}"),
+        E::InvalidDigestLength(n) => format!("a SHA-256 is 32 bytes, not {n}"),
+        E::InvalidDictionaryLength(n) => format!("a dictionary is at most 32768 bytes, not {n}"),
+        E::InvalidBlockLength(n) => format!("a block is at most 1 MiB, not {n} bytes"),
+        E::Finished => "the sealing resource was already finished".into(),
+        E::BlockOrder => "compressed blocks arrived out of order".into(),
+        E::InvalidObjectLength(n) => format!(
+            "a sealed object is a 16-byte IV plus whole 16-byte blocks (at least 32 bytes); \
+             this one is {n} bytes, so it is truncated or not a sealed object"
+        ),
+        E::DigestMismatch => "the object's SHA-256 is not the expected one: \
+                              it was altered or truncated, or the wrong SHA-256 was given"
+            .into(),
+        E::BadPadding => "decryption failed (bad padding): the key is wrong".into(),
+        E::CorruptGzip(message) => format!(
+            "the decrypted data is not a valid gzip stream ({message}): the key is wrong \
+             or the object was not made by this format"
+        ),
+        E::TruncatedGzip => "the gzip stream inside the object ends early".into(),
+        E::TrailingData => "bytes follow the end of the gzip stream inside the object".into(),
+    }
+}
+
+type Outcome<T> = Result<T, GuestError>;
+
+fn flatten<T>(result: wasmtime::Result<Result<T, wit::Error>>) -> Outcome<T> {
+    result
+        .map_err(GuestError::Trapped)?
+        .map_err(GuestError::Refused)
+}
+
+pub struct Guest {
+    store: Store<Sandbox>,
+    exports: Sealing,
+}
+
+impl Guest {
+    pub(crate) fn new(store: Store<Sandbox>, exports: Sealing) -> Self {
+        Self { store, exports }
+    }
+
+    pub fn block_size(&mut self) -> Outcome<usize> {
+        let seal = self.exports.publish_artifact_seal_seal();
+        let size = seal
+            .call_block_size(&mut self.store)
+            .map_err(GuestError::Trapped)?;
+        Ok(size as usize)
+    }
+
+    pub fn compress_block(
+        &mut self,
+        level: u8,
+        dictionary: &[u8],
+        plaintext: &[u8],
+        last: bool,
+    ) -> Outcome<DeflateBlock> {
+        let seal = self.exports.publish_artifact_seal_seal();
+        flatten(seal.call_compress_block(&mut self.store, level, dictionary, plaintext, last))
+    }
+
+    pub fn block_sealer(&mut self, key: &Key, iv: &[u8; 16]) -> Outcome<BlockSealer<'_>> {
+        let seal = self.exports.publish_artifact_seal_seal();
+        let handle = flatten(seal.block_sealer().call_create(&mut self.store, key.as_bytes(), iv))?;
+        Ok(BlockSealer(Handle { guest: self, handle }))
+    }
+
+    pub fn sealer(&mut self, key: &Key, iv: &[u8; 16], level: u8) -> Outcome<Sealer<'_>> {
+        let seal = self.exports.publish_artifact_seal_seal();
+        let handle =
+            flatten(seal.sealer().call_create(&mut self.store, key.as_bytes(), iv, level))?;
+        Ok(Sealer(Handle { guest: self, handle }))
+    }
+
+    pub fn opener(&mut self, key: &Key, expected_sha256: &[u8; 32]) -> Outcome<Opener<'_>> {
+        let open = self.exports.publish_artifact_seal_open();
+        let handle =
+            flatten(open.opener().call_create(&mut self.store, key.as_bytes(), expected_sha256))?;
+        Ok(Opener(Handle { guest: self, handle }))
+    }
+}
+
+/// An owned guest resource, dropped in the guest when the wrapper goes.
+struct Handle<'g> {
+    guest: &'g mut Guest,
+    handle: ResourceAny,
+}
+
+impl Drop for Handle<'_> {
+    fn drop(&mut self) {
+        // A failure here leaves a resource behind in a store that is about
+        // to be dropped as a whole; there is nothing better to do with it.
+        let _ = self.handle.resource_drop(&mut self.guest.store);
+    }
+}
+
+impl Handle<'_> {
+    fn parts(&mut self) -> (&mut Store<Sandbox>, &Sealing, ResourceAny) {
+        (&mut self.guest.store, &self.guest.exports, self.handle)
+    }
+}
+
+pub struct BlockSealer<'g>(Handle<'g>);
+
+impl BlockSealer<'_> {
+    pub fn push(&mut self, block: &DeflateBlock) -> Outcome<Vec<u8>> {
+        let (store, exports, handle) = self.0.parts();
+        let api = exports.publish_artifact_seal_seal().block_sealer();
+        flatten(api.call_push(store, handle, block))
+    }
+
+    pub fn finish(mut self) -> Outcome<(Vec<u8>, SealSummary)> {
+        let (store, exports, handle) = self.0.parts();
+        let api = exports.publish_artifact_seal_seal().block_sealer();
+        let end = flatten(api.call_finish(store, handle))?;
+        Ok((end.tail, end.summary))
+    }
+}
+
+pub struct Sealer<'g>(Handle<'g>);
+
+impl Sealer<'_> {
+    pub fn push(&mut self, plaintext: &[u8]) -> Outcome<Vec<u8>> {
+        let (store, exports, handle) = self.0.parts();
+        let api = exports.publish_artifact_seal_seal().sealer();
+        flatten(api.call_push(store, handle, plaintext))
+    }
+
+    pub fn finish(mut self) -> Outcome<(Vec<u8>, SealSummary)> {
+        let (store, exports, handle) = self.0.parts();
+        let api = exports.publish_artifact_seal_seal().sealer();
+        let end = flatten(api.call_finish(store, handle))?;
+        Ok((end.tail, end.summary))
+    }
+}
+
+pub struct Opener<'g>(Handle<'g>);
+
+impl Opener<'_> {
+    /// Plaintext is provisional until `finish` succeeds.
+    pub fn push(&mut self, object: &[u8]) -> Outcome<Vec<u8>> {
+        let (store, exports, handle) = self.0.parts();
+        let api = exports.publish_artifact_seal_open().opener();
+        flatten(api.call_push(store, handle, object))
+    }
+
+    /// Returns the last plaintext and the plaintext length.
+    pub fn finish(mut self) -> Outcome<(Vec<u8>, u64)> {
+        let (store, exports, handle) = self.0.parts();
+        let api = exports.publish_artifact_seal_open().opener();
+        let end = flatten(api.call_finish(store, handle))?;
+        Ok((end.tail, end.summary.plaintext_length))
+    }
+}

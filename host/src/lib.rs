@@ -1,0 +1,14 @@
+//! publish-artifact: seals a build artifact in a WebAssembly sandbox and
+//! publishes it. The binary is `main.rs`; this library holds its modules so
+//! that integration tests can reach the runtime and the sandbox.
+
+pub mod cache;
+pub mod cli;
+pub mod commands;
+pub mod failure;
+pub mod guest;
+pub mod logging;
+pub mod output;
+pub mod pipeline;
+pub mod runtime;
+pub mod secrets;

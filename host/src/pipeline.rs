@@ -1,0 +1,271 @@
+//! The seal and open pipelines: file bytes through guest instances to a sink.
+//!
+//! Sealing runs in stages on threads joined by bounded queues:
+//!
+//! ```text
+//! reader --jobs--> compressor x N --blocks--> sealer (this thread) --> sink
+//! ```
+//!
+//! The reader cuts the plaintext into the format's 1 MiB blocks and hashes
+//! it; each compressor is a guest instance of its own running
+//! `compress-block`; the sealer puts blocks back in order and runs them
+//! through the guest's `block-sealer` (gzip framing, AES-256-CBC, SHA-256).
+//! The cut points depend only on the block size, so the object's bytes do
+//! not depend on N. A fixed number of blocks is in flight at any time, which
+//! bounds memory whatever the file size.
+
+use crate::guest::{DeflateBlock, GuestError, SealSummary};
+use crate::runtime::Runtime;
+use crate::secrets::{IV_LENGTH, Key};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::io::{self, Read};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Where the object (or the plaintext, when opening) goes, chunk by chunk.
+pub type Sink<'a> = dyn FnMut(&[u8]) -> anyhow::Result<()> + 'a;
+
+/// The deflate window carried from one block into the next.
+const DICTIONARY_SIZE: usize = 32 * 1024;
+/// Read size when opening: large enough to keep guest calls rare.
+const OPEN_CHUNK: usize = 1 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error("reading the input: {0}")]
+    Input(#[source] io::Error),
+    #[error("{0}")]
+    Guest(#[from] GuestError),
+    #[error("{0:#}")]
+    Sink(anyhow::Error),
+    #[error("starting the sealing component: {0:#}")]
+    Runtime(anyhow::Error),
+}
+
+type Result<T> = std::result::Result<T, PipelineError>;
+
+#[derive(Debug, Clone)]
+pub struct SealOptions {
+    pub level: u8,
+    /// Compressor threads, each with its own guest instance.
+    pub threads: usize,
+}
+
+#[derive(Debug)]
+pub struct SealReport {
+    pub summary: SealSummary,
+    /// Computed natively by the reader, for provenance; not part of the
+    /// sealed format.
+    pub plaintext_sha256: [u8; 32],
+    pub elapsed: Duration,
+}
+
+struct Job {
+    index: u64,
+    dictionary: Vec<u8>,
+    plaintext: Vec<u8>,
+    last: bool,
+}
+
+type Compressed = (u64, std::result::Result<DeflateBlock, GuestError>);
+
+/// Seals `input` with `key` and `iv`, handing object bytes to `sink` in
+/// order. `progress` counts plaintext bytes read.
+pub fn seal(
+    runtime: &Runtime,
+    input: &mut (dyn Read + Send),
+    key: &Key,
+    iv: &[u8; IV_LENGTH],
+    options: &SealOptions,
+    progress: &AtomicU64,
+    sink: &mut Sink<'_>,
+) -> Result<SealReport> {
+    let started = Instant::now();
+    let threads = options.threads.max(1);
+    let mut sealer_guest = runtime.instantiate().map_err(|err| PipelineError::Runtime(err.into()))?;
+    let block_size = sealer_guest.block_size()?;
+    let in_flight = 2 * threads + 2;
+
+    std::thread::scope(|scope| {
+        let (job_tx, job_rx) = sync_channel::<Job>(threads);
+        let (block_tx, block_rx) = sync_channel::<Compressed>(threads);
+        // One token per block in flight: the reader takes one before it
+        // reads a block, the sealer gives it back once the block is sealed.
+        let (token_tx, token_rx) = sync_channel::<()>(in_flight);
+        for _ in 0..in_flight {
+            token_tx.send(()).expect("the channel has room for every token");
+        }
+
+        let reader =
+            scope.spawn(move || read_blocks(input, block_size, &token_rx, &job_tx, progress));
+        let job_rx = Arc::new(Mutex::new(job_rx));
+        let compressors: Vec<_> = (0..threads)
+            .map(|_| {
+                let jobs = Arc::clone(&job_rx);
+                let blocks = block_tx.clone();
+                scope.spawn(move || compress(runtime, options.level, &jobs, &blocks))
+            })
+            .collect();
+        drop(block_tx);
+
+        let sealed = seal_in_order(&mut sealer_guest, key, iv, &block_rx, &token_tx, sink);
+        // Whatever happened, closing our ends stops the other stages.
+        drop(block_rx);
+        drop(token_tx);
+        let read = reader.join().expect("the reader thread does not panic");
+        for compressor in compressors {
+            compressor
+                .join()
+                .expect("a compressor thread does not panic")?;
+        }
+        // A read error ends the block stream early; report it rather than
+        // the sealer's complaint about the missing last block.
+        let plaintext_sha256 = read?;
+        Ok(SealReport {
+            summary: sealed?,
+            plaintext_sha256,
+            elapsed: started.elapsed(),
+        })
+    })
+}
+
+fn read_blocks(
+    input: &mut (dyn Read + Send),
+    block_size: usize,
+    tokens: &Receiver<()>,
+    jobs: &SyncSender<Job>,
+    progress: &AtomicU64,
+) -> Result<[u8; 32]> {
+    let mut hasher = Sha256::new();
+    let mut dictionary = Vec::new();
+    // One block of read-ahead tells whether the current block is the last.
+    let mut current = read_full(input, block_size)?;
+    for index in 0.. {
+        let next = if current.len() == block_size {
+            read_full(input, block_size)?
+        } else {
+            Vec::new()
+        };
+        let last = next.is_empty();
+        hasher.update(&current);
+        progress.fetch_add(current.len() as u64, Ordering::Relaxed);
+        let tail = current.len().saturating_sub(DICTIONARY_SIZE);
+        let next_dictionary = current[tail..].to_vec();
+        let job = Job {
+            index,
+            dictionary: std::mem::replace(&mut dictionary, next_dictionary),
+            plaintext: std::mem::replace(&mut current, next),
+            last,
+        };
+        // Either receiver gone means the sealer stopped; it reports why.
+        if tokens.recv().is_err() || jobs.send(job).is_err() || last {
+            break;
+        }
+    }
+    Ok(hasher.finalize().into())
+}
+
+/// Reads until `size` bytes or end of file.
+fn read_full(input: &mut (dyn Read + Send), size: usize) -> Result<Vec<u8>> {
+    let mut block = Vec::with_capacity(size);
+    input
+        .take(size as u64)
+        .read_to_end(&mut block)
+        .map_err(PipelineError::Input)?;
+    Ok(block)
+}
+
+fn compress(
+    runtime: &Runtime,
+    level: u8,
+    jobs: &Mutex<Receiver<Job>>,
+    blocks: &SyncSender<Compressed>,
+) -> Result<()> {
+    let mut guest = runtime.instantiate().map_err(|err| PipelineError::Runtime(err.into()))?;
+    loop {
+        let job = jobs.lock().expect("no thread panics holding it").recv();
+        let Ok(job) = job else { return Ok(()) };
+        let block = guest.compress_block(level, &job.dictionary, &job.plaintext, job.last);
+        if blocks.send((job.index, block)).is_err() {
+            return Ok(());
+        }
+    }
+}
+
+fn seal_in_order(
+    guest: &mut crate::guest::Guest,
+    key: &Key,
+    iv: &[u8; IV_LENGTH],
+    blocks: &Receiver<Compressed>,
+    tokens: &SyncSender<()>,
+    sink: &mut Sink<'_>,
+) -> Result<SealSummary> {
+    let mut sealer = guest.block_sealer(key, iv)?;
+    let mut waiting = BTreeMap::new();
+    let mut next = 0;
+    // The channel closes early only if the reader or a compressor stopped;
+    // the sealer then refuses `finish` (no last block) and the caller
+    // reports the stage's own error instead.
+    while let Ok((index, block)) = blocks.recv() {
+        waiting.insert(index, block);
+        while let Some(block) = waiting.remove(&next) {
+            let block = block?;
+            sink(&sealer.push(&block)?).map_err(PipelineError::Sink)?;
+            next += 1;
+            let _ = tokens.send(());
+            if block.last {
+                let (tail, summary) = sealer.finish()?;
+                sink(&tail).map_err(PipelineError::Sink)?;
+                return Ok(summary);
+            }
+        }
+    }
+    let (_, summary) = sealer.finish()?;
+    Ok(summary)
+}
+
+#[derive(Debug)]
+pub struct OpenReport {
+    pub object_length: u64,
+    pub plaintext_length: u64,
+    pub elapsed: Duration,
+}
+
+/// Opens an object read from `input`, handing plaintext to `sink`. The
+/// plaintext is only good if this returns `Ok`: the caller must discard
+/// what the sink got otherwise.
+pub fn open(
+    runtime: &Runtime,
+    input: &mut dyn Read,
+    key: &Key,
+    expected_sha256: &[u8; 32],
+    progress: &AtomicU64,
+    sink: &mut Sink<'_>,
+) -> Result<OpenReport> {
+    let started = Instant::now();
+    let mut guest = runtime.instantiate().map_err(|err| PipelineError::Runtime(err.into()))?;
+    let mut opener = guest.opener(key, expected_sha256)?;
+    let mut chunk = vec![0; OPEN_CHUNK];
+    let mut object_length = 0;
+    loop {
+        let n = match input.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(PipelineError::Input(err)),
+        };
+        object_length += n as u64;
+        progress.fetch_add(n as u64, Ordering::Relaxed);
+        sink(&opener.push(&chunk[..n])?).map_err(PipelineError::Sink)?;
+    }
+    let (tail, plaintext_length) = opener.finish()?;
+    sink(&tail).map_err(PipelineError::Sink)?;
+    Ok(OpenReport {
+        object_length,
+        plaintext_length,
+        elapsed: started.elapsed(),
+    })
+}
