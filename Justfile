@@ -1,0 +1,30 @@
+# Everyday recipes. `scripts/setup.sh` installs what they need.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# List the recipes.
+default:
+    @just --list
+
+# Install the wasm target, just, Garage and the Python test packages.
+setup:
+    scripts/setup.sh
+
+# Build the CLI (its build script builds the guest component first).
+build:
+    cargo build --release --locked
+
+# Unit tests, then the black-box suite against the release binary.
+test: build
+    cargo test --release --locked --workspace
+    python3 -m pytest tests
+
+# Formatting and clippy, for the host and for the guest's wasm-only code.
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --release --locked --workspace --all-targets -- -D warnings
+    cargo clippy --release --locked -p publish-artifact-guest --target wasm32-wasip2 -- -D warnings
+
+# Seal a sample and open it again, locally.
+demo: build
+    scripts/demo.sh

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs everything building, testing and the demo need, on a fresh machine
+# or an old one: each step is skipped when its tool is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+
+missing() { ! command -v "$1" >/dev/null 2>&1; }
+say() { printf 'setup: %s\n' "$*" >&2; }
+
+# Tools built from crates.io get a throwaway target directory, not the
+# project's build cache.
+cargo_install() {
+    say "installing $1 $2 from crates.io (once per machine)"
+    env -u CARGO_TARGET_DIR cargo install --locked --quiet "$1" --version "$2"
+}
+
+if ! rustup target list --installed | grep -qx wasm32-wasip2; then
+    say "adding the wasm32-wasip2 target"
+    rustup target add wasm32-wasip2
+fi
+missing just && cargo_install just 1.59.0
+# Garage is the real S3 server the tests run on loopback.
+missing garage && cargo_install garage 2.5.0
+
+if ! python3 -c 'import pytest, cryptography, boto3, yaml, jsonschema' 2>/dev/null; then
+    say "installing the Python test packages"
+    python3 -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+fi
+say "ready"

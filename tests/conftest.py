@@ -1,0 +1,120 @@
+"""Shared fixtures: the release binary, a clean environment to run it in, and
+independent oracles (openssl, gunzip, sha256sum) to check what it made."""
+
+import hashlib
+import os
+import random
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BLOCK = 1 << 20  # the format's block size (wit/seal.wit)
+
+# Variables of the contract and of the tool: never inherited from whoever
+# runs the tests, so a developer's real credentials cannot leak in.
+OWN_VARIABLES = ("S3_", "ADMIN_API_", "CDN_PUBLIC_BASE_URL", "PLUGIN_", "PUBLISH_ARTIFACT_")
+
+
+def binary_path() -> Path:
+    explicit = os.environ.get("PUBLISH_ARTIFACT_BIN")
+    if explicit:
+        return Path(explicit)
+    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+    return target / "release" / "publish-artifact"
+
+
+@dataclass
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+class Cli:
+    """Runs the real binary with a controlled environment."""
+
+    def __init__(self, binary: Path, cache_dir: Path):
+        self.binary = binary
+        self.base_env = {
+            k: v for k, v in os.environ.items() if not k.startswith(OWN_VARIABLES)
+        }
+        self.base_env["PUBLISH_ARTIFACT_CACHE_DIR"] = str(cache_dir)
+
+    def env(self, extra=None) -> dict:
+        env = dict(self.base_env)
+        env.update(extra or {})
+        return env
+
+    def __call__(self, *args, env=None, timeout=600, cwd=None) -> Run:
+        proc = subprocess.run(
+            [str(self.binary), *map(str, args)],
+            env=self.env(env),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+        )
+        return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture(scope="session")
+def cli(tmp_path_factory) -> Cli:
+    binary = binary_path()
+    if not binary.exists():
+        pytest.exit(f"{binary} is missing: run `cargo build --release` (or `just test`) first", 2)
+    return Cli(binary, tmp_path_factory.mktemp("guest-cache"))
+
+
+def mixed_data(size: int, seed: int = 1) -> bytes:
+    """Like an image layer: text, runs of zeros and incompressible bytes."""
+    rng = random.Random(seed)
+    words = [w.encode() for w in "lib bin usr share model tensor layer weights the of and".split()]
+    parts, total = [], 0
+    while total < size:
+        kind = rng.randrange(3)
+        n = rng.randrange(1, 64 * 1024)
+        if kind == 0:
+            chunk = b" ".join(rng.choice(words) for _ in range(n // 5 + 1))
+        elif kind == 1:
+            chunk = bytes(n)
+        else:
+            chunk = rng.randbytes(n)
+        parts.append(chunk)
+        total += len(chunk)
+    return b"".join(parts)[:size]
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256sum(path: Path) -> str:
+    """The coreutils tool, not our code and not Python's hashlib."""
+    out = subprocess.run(["sha256sum", str(path)], capture_output=True, text=True, check=True)
+    return out.stdout.split()[0]
+
+
+def openssl_open(obj: bytes, key_hex: str) -> bytes:
+    """Opens an object the way a loader does, with openssl and gunzip."""
+    assert len(obj) >= 32 and len(obj) % 16 == 0, len(obj)
+    decrypted = subprocess.run(
+        ["openssl", "enc", "-d", "-aes-256-cbc", "-K", key_hex, "-iv", obj[:16].hex()],
+        input=obj[16:],
+        capture_output=True,
+        check=True,
+    ).stdout
+    return subprocess.run(["gunzip", "-c"], input=decrypted, capture_output=True, check=True).stdout
+
+
+def assert_no_secret(text: str, *secrets: str) -> None:
+    for secret in secrets:
+        assert secret, "an empty secret would match anything"
+        assert secret not in text, "a secret leaked into the output"
