@@ -27,8 +27,14 @@ fn main() {
     let wasm = build_guest(root, &guest_target_dir(&out_dir));
     let bytes = std::fs::read(&wasm).expect("the guest build wrote its component");
     std::fs::write(out_dir.join("guest.wasm"), &bytes).expect("OUT_DIR is writable");
-    println!("cargo:rustc-env=GUEST_SHA256={}", hex::encode(Sha256::digest(&bytes)));
-    println!("cargo:rustc-env=WIT_PACKAGE={}", wit_package(&root.join("wit/seal.wit")));
+    println!(
+        "cargo:rustc-env=GUEST_SHA256={}",
+        hex::encode(Sha256::digest(&bytes))
+    );
+    println!(
+        "cargo:rustc-env=WIT_PACKAGE={}",
+        wit_package(&root.join("wit/seal.wit"))
+    );
 }
 
 fn rustc() -> String {
@@ -41,7 +47,9 @@ fn require_target() {
         .output()
         .expect("rustc runs");
     let sysroot = String::from_utf8(sysroot.stdout).expect("a UTF-8 path");
-    let libdir = Path::new(sysroot.trim()).join("lib/rustlib").join(GUEST_TARGET);
+    let libdir = Path::new(sysroot.trim())
+        .join("lib/rustlib")
+        .join(GUEST_TARGET);
     if !libdir.exists() {
         panic!(
             "\n\nThe guest is built for {GUEST_TARGET}, and this toolchain lacks it.\n\
@@ -73,8 +81,14 @@ fn build_guest(root: &Path, target_dir: &Path) -> PathBuf {
         .or_else(|| env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")))
         .expect("CARGO_HOME or HOME is set");
     let mut flags: Vec<String> = GUEST_RUSTFLAGS.iter().map(|f| f.to_string()).collect();
-    flags.push(format!("--remap-path-prefix={}=/publish-artifact", root.display()));
-    flags.push(format!("--remap-path-prefix={}=/cargo", cargo_home.display()));
+    flags.push(format!(
+        "--remap-path-prefix={}=/publish-artifact",
+        root.display()
+    ));
+    flags.push(format!(
+        "--remap-path-prefix={}=/cargo",
+        cargo_home.display()
+    ));
 
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut command = Command::new(cargo);

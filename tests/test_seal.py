@@ -97,7 +97,7 @@ def test_bad_level_is_a_usage_error(cli, tmp_path, level):
     src = tmp_path / "in.bin"
     src.write_bytes(b"data")
     run = cli("seal", "--file", src, "--out", tmp_path / "o", "--key-out", tmp_path / "k",
-              "--level", level)
+              f"--level={level}")
     assert run.returncode == 2
     assert "--level" in run.stderr
     assert not (tmp_path / "k").exists()

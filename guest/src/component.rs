@@ -50,7 +50,10 @@ impl<T> Slot<T> {
         Self(RefCell::new(Some(state)))
     }
 
-    fn update<R>(&self, f: impl FnOnce(&mut T) -> Result<R, error::Error>) -> Result<R, wit::Error> {
+    fn update<R>(
+        &self,
+        f: impl FnOnce(&mut T) -> Result<R, error::Error>,
+    ) -> Result<R, wit::Error> {
         let mut slot = self.0.borrow_mut();
         let state = slot.as_mut().ok_or(wit::Error::Finished)?;
         f(state).map_err(|err| {

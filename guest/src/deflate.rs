@@ -172,7 +172,9 @@ mod tests {
     // header parsing, CRC check); the shell tests add gunzip as an oracle.
     fn gunzip(gz: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
-        flate2::read::GzDecoder::new(gz).read_to_end(&mut out).unwrap();
+        flate2::read::GzDecoder::new(gz)
+            .read_to_end(&mut out)
+            .unwrap();
         out
     }
 
@@ -199,7 +201,10 @@ mod tests {
 
     #[test]
     fn rejects_bad_arguments() {
-        assert_eq!(compress_block(10, &[], &[], true), Err(Error::InvalidLevel(10)));
+        assert_eq!(
+            compress_block(10, &[], &[], true),
+            Err(Error::InvalidLevel(10))
+        );
         let big = vec![0; DICTIONARY_SIZE + 1];
         assert_eq!(
             compress_block(6, &big, &[], true),

@@ -65,7 +65,7 @@ impl Opener {
 
     pub fn finish(mut self) -> Result<(Vec<u8>, OpenSummary), Error> {
         let ciphertext_length = self.object_length.saturating_sub(IV_LENGTH as u64);
-        if self.object_length < 2 * IV_LENGTH as u64 || ciphertext_length % 16 != 0 {
+        if self.object_length < 2 * IV_LENGTH as u64 || !ciphertext_length.is_multiple_of(16) {
             return Err(Error::InvalidObjectLength(self.object_length));
         }
         let digest: [u8; 32] = self.hasher.finalize_reset().into();

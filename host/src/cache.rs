@@ -8,14 +8,14 @@
 //! unwritable, untrusted) means compiling in memory, never an error.
 
 use crate::runtime::{GUEST_SHA256, GUEST_WASM};
-use wasmtime::Result;
-use wasmtime::error::Context;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use wasmtime::Engine;
+use wasmtime::Result;
 use wasmtime::component::Component;
+use wasmtime::error::Context;
 
 /// Where the cache lives; `none` (or an empty value) turns it off.
 pub const CACHE_DIR_VAR: &str = "PUBLISH_ARTIFACT_CACHE_DIR";
@@ -36,7 +36,10 @@ pub fn load_guest(engine: &Engine) -> Result<(Component, CacheOutcome)> {
         return compile_in_memory(engine);
     };
     if let Err(reason) = prepare_dir(&dir) {
-        tracing::warn!("not caching the compiled guest in {}: {reason}", dir.display());
+        tracing::warn!(
+            "not caching the compiled guest in {}: {reason}",
+            dir.display()
+        );
         return compile_in_memory(engine);
     }
     let path = dir.join(file_name(engine));
@@ -96,7 +99,10 @@ fn prepare_dir(dir: &Path) -> Result<(), String> {
     // SAFETY: geteuid has no preconditions and cannot fail.
     let uid = unsafe { libc::geteuid() };
     if meta.uid() != uid {
-        return Err(format!("owned by uid {}, not by us (uid {uid})", meta.uid()));
+        return Err(format!(
+            "owned by uid {}, not by us (uid {uid})",
+            meta.uid()
+        ));
     }
     if meta.permissions().mode() & 0o022 != 0 {
         return Err("writable by group or others".into());
@@ -107,7 +113,11 @@ fn prepare_dir(dir: &Path) -> Result<(), String> {
 fn file_name(engine: &Engine) -> String {
     let mut hasher = DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut hasher);
-    format!("guest-{}-{:016x}.cwasm", &GUEST_SHA256[..16], hasher.finish())
+    format!(
+        "guest-{}-{:016x}.cwasm",
+        &GUEST_SHA256[..16],
+        hasher.finish()
+    )
 }
 
 /// Writes atomically: a reader sees the old file, the whole new one, or none.

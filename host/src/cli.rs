@@ -92,7 +92,11 @@ pub struct OpenArgs {
 fn parse_hex<const N: usize>(text: &str, what: &str) -> Result<[u8; N], String> {
     let mut bytes = [0; N];
     if text.len() != 2 * N {
-        return Err(format!("{what} is {} hex digits, not {}", 2 * N, text.len()));
+        return Err(format!(
+            "{what} is {} hex digits, not {}",
+            2 * N,
+            text.len()
+        ));
     }
     hex::decode_to_slice(text, &mut bytes).map_err(|_| format!("{what} is hex digits only"))?;
     Ok(bytes)

@@ -96,22 +96,40 @@ impl Guest {
 
     pub fn block_sealer(&mut self, key: &Key, iv: &[u8; 16]) -> Outcome<BlockSealer<'_>> {
         let seal = self.exports.publish_artifact_seal_seal();
-        let handle = flatten(seal.block_sealer().call_create(&mut self.store, key.as_bytes(), iv))?;
-        Ok(BlockSealer(Handle { guest: self, handle }))
+        let handle = flatten(
+            seal.block_sealer()
+                .call_create(&mut self.store, key.as_bytes(), iv),
+        )?;
+        Ok(BlockSealer(Handle {
+            guest: self,
+            handle,
+        }))
     }
 
     pub fn sealer(&mut self, key: &Key, iv: &[u8; 16], level: u8) -> Outcome<Sealer<'_>> {
         let seal = self.exports.publish_artifact_seal_seal();
         let handle =
-            flatten(seal.sealer().call_create(&mut self.store, key.as_bytes(), iv, level))?;
-        Ok(Sealer(Handle { guest: self, handle }))
+            flatten(
+                seal.sealer()
+                    .call_create(&mut self.store, key.as_bytes(), iv, level),
+            )?;
+        Ok(Sealer(Handle {
+            guest: self,
+            handle,
+        }))
     }
 
     pub fn opener(&mut self, key: &Key, expected_sha256: &[u8; 32]) -> Outcome<Opener<'_>> {
         let open = self.exports.publish_artifact_seal_open();
-        let handle =
-            flatten(open.opener().call_create(&mut self.store, key.as_bytes(), expected_sha256))?;
-        Ok(Opener(Handle { guest: self, handle }))
+        let handle = flatten(open.opener().call_create(
+            &mut self.store,
+            key.as_bytes(),
+            expected_sha256,
+        ))?;
+        Ok(Opener(Handle {
+            guest: self,
+            handle,
+        }))
     }
 }
 

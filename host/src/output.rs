@@ -53,8 +53,9 @@ impl AtomicOutput {
         temp.as_file()
             .sync_all()
             .with_context(|| format!("syncing {}", destination.display()))?;
-        temp.persist(&destination)
-            .with_context(|| format!("moving the output into place at {}", destination.display()))?;
+        temp.persist(&destination).with_context(|| {
+            format!("moving the output into place at {}", destination.display())
+        })?;
         Ok(())
     }
 }

@@ -85,7 +85,9 @@ pub fn seal(
 ) -> Result<SealReport> {
     let started = Instant::now();
     let threads = options.threads.max(1);
-    let mut sealer_guest = runtime.instantiate().map_err(|err| PipelineError::Runtime(err.into()))?;
+    let mut sealer_guest = runtime
+        .instantiate()
+        .map_err(|err| PipelineError::Runtime(err.into()))?;
     let block_size = sealer_guest.block_size()?;
     let in_flight = 2 * threads + 2;
 
@@ -96,7 +98,9 @@ pub fn seal(
         // reads a block, the sealer gives it back once the block is sealed.
         let (token_tx, token_rx) = sync_channel::<()>(in_flight);
         for _ in 0..in_flight {
-            token_tx.send(()).expect("the channel has room for every token");
+            token_tx
+                .send(())
+                .expect("the channel has room for every token");
         }
 
         let reader =
@@ -184,7 +188,9 @@ fn compress(
     jobs: &Mutex<Receiver<Job>>,
     blocks: &SyncSender<Compressed>,
 ) -> Result<()> {
-    let mut guest = runtime.instantiate().map_err(|err| PipelineError::Runtime(err.into()))?;
+    let mut guest = runtime
+        .instantiate()
+        .map_err(|err| PipelineError::Runtime(err.into()))?;
     loop {
         let job = jobs.lock().expect("no thread panics holding it").recv();
         let Ok(job) = job else { return Ok(()) };
@@ -246,7 +252,9 @@ pub fn open(
     sink: &mut Sink<'_>,
 ) -> Result<OpenReport> {
     let started = Instant::now();
-    let mut guest = runtime.instantiate().map_err(|err| PipelineError::Runtime(err.into()))?;
+    let mut guest = runtime
+        .instantiate()
+        .map_err(|err| PipelineError::Runtime(err.into()))?;
     let mut opener = guest.opener(key, expected_sha256)?;
     let mut chunk = vec![0; OPEN_CHUNK];
     let mut object_length = 0;

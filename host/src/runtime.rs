@@ -5,10 +5,10 @@
 //! instantiation into a store of its own, one per pipeline thread.
 
 use crate::cache::{self, CacheOutcome};
-use wasmtime::Result;
-use wasmtime::error::Context;
 use std::time::{Duration, Instant};
+use wasmtime::Result;
 use wasmtime::component::{Linker, ResourceTable};
+use wasmtime::error::Context;
 use wasmtime::{Config, Engine, OptLevel, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 

@@ -145,7 +145,10 @@ mod tests {
         let err = Key::from_hex(&almost).unwrap_err();
         assert!(!format!("{err:#}").contains("zz"));
         assert!(Key::from_hex(&"a".repeat(63)).is_err());
-        assert_eq!(Key::from_hex(&"0f".repeat(32)).unwrap().as_bytes(), &[0x0f; 32]);
+        assert_eq!(
+            Key::from_hex(&"0f".repeat(32)).unwrap().as_bytes(),
+            &[0x0f; 32]
+        );
     }
 
     #[test]

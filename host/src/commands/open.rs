@@ -28,10 +28,17 @@ pub fn run(args: &OpenArgs) -> Result<(), Failure> {
     let mut out = AtomicOutput::create(&args.out).class(Class::Output)?;
     let mut plaintext_hash = Sha256::new();
     let progress = AtomicU64::new(0);
-    let report = pipeline::open(&runtime, &mut input, &key, &args.sha256, &progress, &mut |bytes| {
-        plaintext_hash.update(bytes);
-        out.write(bytes)
-    })
+    let report = pipeline::open(
+        &runtime,
+        &mut input,
+        &key,
+        &args.sha256,
+        &progress,
+        &mut |bytes| {
+            plaintext_hash.update(bytes);
+            out.write(bytes)
+        },
+    )
     .map_err(|err| {
         let class = pipeline_class(&err, Class::Integrity, Class::Output);
         let err = anyhow::Error::new(err).context(format!("cannot open {}", args.file.display()));
@@ -54,6 +61,9 @@ pub fn run(args: &OpenArgs) -> Result<(), Failure> {
         size_bytes: report.object_length,
         seconds: report.elapsed.as_secs_f64(),
     };
-    println!("{}", serde_json::to_string_pretty(&json).expect("plain data serializes"));
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&json).expect("plain data serializes")
+    );
     Ok(())
 }

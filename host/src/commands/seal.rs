@@ -42,9 +42,15 @@ pub fn run(args: &SealArgs) -> Result<(), Failure> {
         threads: args.tuning.threads(),
     };
     let progress = AtomicU64::new(0);
-    let report = pipeline::seal(&runtime, &mut input, &key, &iv, &options, &progress, &mut |bytes| {
-        out.write(bytes)
-    })
+    let report = pipeline::seal(
+        &runtime,
+        &mut input,
+        &key,
+        &iv,
+        &options,
+        &progress,
+        &mut |bytes| out.write(bytes),
+    )
     .map_err(|err| Failure::new(pipeline_class(&err, Class::Internal, Class::Output), err))?;
 
     let key_path = match reserved {
@@ -84,6 +90,9 @@ pub fn run(args: &SealArgs) -> Result<(), Failure> {
         key_file: key_path,
         seconds: report.elapsed.as_secs_f64(),
     };
-    println!("{}", serde_json::to_string_pretty(&json).expect("plain data serializes"));
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&json).expect("plain data serializes")
+    );
     Ok(())
 }
