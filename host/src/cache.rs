@@ -31,6 +31,16 @@ pub enum CacheOutcome {
     Uncached,
 }
 
+impl std::fmt::Display for CacheOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Hit => "hit",
+            Self::Stored => "stored",
+            Self::Uncached => "uncached",
+        })
+    }
+}
+
 pub fn load_guest(engine: &Engine) -> Result<(Component, CacheOutcome)> {
     let Some(dir) = cache_dir() else {
         return compile_in_memory(engine);

@@ -105,7 +105,11 @@ impl Runtime {
             cache,
             elapsed: started.elapsed(),
         };
-        tracing::debug!(?load, "guest ready");
+        tracing::debug!(
+            "guest ready in {:.2} ms (compiled-guest cache: {})",
+            load.elapsed.as_secs_f64() * 1e3,
+            load.cache
+        );
         Ok(Self {
             engine,
             linker,
