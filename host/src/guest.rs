@@ -205,3 +205,72 @@ impl Opener<'_> {
         Ok((end.tail, end.summary.plaintext_length))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::{GUEST_MEMORY_LIMIT, Runtime};
+
+    #[test]
+    fn calls_after_finish_are_refusals_not_traps() {
+        let runtime = Runtime::load().unwrap();
+        let mut guest = runtime.instantiate().unwrap();
+        let mut sealer = guest
+            .sealer(&Key::from_bytes([3; 32]), &[0; 16], 6)
+            .unwrap();
+        let (store, exports, handle) = sealer.0.parts();
+        let api = exports.publish_artifact_seal_seal().sealer();
+        flatten(api.call_finish(&mut *store, handle)).unwrap();
+        let pushed = flatten(api.call_push(&mut *store, handle, b"more"));
+        assert!(matches!(
+            pushed,
+            Err(GuestError::Refused(wit::Error::Finished))
+        ));
+        let finished = flatten(api.call_finish(&mut *store, handle));
+        assert!(matches!(
+            finished,
+            Err(GuestError::Refused(wit::Error::Finished))
+        ));
+    }
+
+    #[test]
+    fn a_failed_resource_refuses_further_calls() {
+        let runtime = Runtime::load().unwrap();
+        let mut guest = runtime.instantiate().unwrap();
+        let mut sealer = guest
+            .block_sealer(&Key::from_bytes([3; 32]), &[0; 16])
+            .unwrap();
+        // `finish` before the last block is a refusal, and retires the resource.
+        let (store, exports, handle) = sealer.0.parts();
+        let api = exports.publish_artifact_seal_seal().block_sealer();
+        let early = flatten(api.call_finish(&mut *store, handle));
+        assert!(matches!(
+            early,
+            Err(GuestError::Refused(wit::Error::BlockOrder))
+        ));
+        let block = guest_block(b"late");
+        let late = sealer.push(&block);
+        assert!(matches!(
+            late,
+            Err(GuestError::Refused(wit::Error::Finished))
+        ));
+    }
+
+    fn guest_block(plaintext: &[u8]) -> DeflateBlock {
+        let runtime = Runtime::load().unwrap();
+        let mut guest = runtime.instantiate().unwrap();
+        guest.compress_block(6, &[], plaintext, true).unwrap()
+    }
+
+    #[test]
+    fn the_memory_limit_turns_a_runaway_into_an_error() {
+        let runtime = Runtime::load().unwrap();
+        let mut guest = runtime.instantiate().unwrap();
+        let mut sealer = guest
+            .sealer(&Key::from_bytes([3; 32]), &[0; 16], 6)
+            .unwrap();
+        // One chunk larger than the whole memory limit cannot even be copied in.
+        let runaway = vec![0u8; GUEST_MEMORY_LIMIT + (1 << 20)];
+        assert!(matches!(sealer.push(&runaway), Err(GuestError::Trapped(_))));
+    }
+}
