@@ -118,3 +118,49 @@ def assert_no_secret(text: str, *secrets: str) -> None:
     for secret in secrets:
         assert secret, "an empty secret would match anything"
         assert secret not in text, "a secret leaked into the output"
+
+
+# --- S3 and admin API, for publishing -------------------------------------
+
+TOKEN = "test-token-5f0c2d6e9b"
+
+
+@pytest.fixture(scope="session")
+def garage(tmp_path_factory):
+    from garage import Garage
+
+    server = Garage.start(tmp_path_factory.mktemp("garage"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def admin_api_server():
+    from admin_api import AdminApi
+
+    server = AdminApi().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def admin_api(admin_api_server, garage):
+    """The admin API, emptied, and the bucket, emptied, for each test."""
+    admin_api_server.reset()
+    garage.clear()
+    return admin_api_server
+
+
+@pytest.fixture
+def publish_env(garage, admin_api):
+    """The contract's whole environment, pointed at the test servers."""
+    return {
+        **garage.s3_env(),
+        "ADMIN_API_URL": admin_api.url,
+        "ADMIN_API_TOKEN": TOKEN,
+    }
+
+
+def publish_args(path, name="loader", stage="dev", arch="arm64", version="2026-04-15"):
+    return ["--file", path, "--resource-name", name, "--dev-stage", stage,
+            "--architecture", arch, "--version", version]

@@ -11,26 +11,82 @@ const VERSION: &str = concat!(
     env!("GUEST_SHA256"),
 );
 
+pub fn version_text() -> &'static str {
+    VERSION
+}
+
+/// Publishing is the default command: `publish-artifact --file F
+/// --resource-name N --dev-stage S --architecture A --version V`.
 #[derive(Debug, Parser)]
 #[command(
     name = "publish-artifact",
-    version = VERSION,
     about = "Seal a build artifact (gzip, AES-256-CBC, SHA-256) and publish it",
-    long_about = None,
+    long_about = "Seal a build artifact (gzip, AES-256-CBC, SHA-256) and publish it: \
+                  with no subcommand, publishes (see `publish --help`).",
+    // `--version` is the artifact's version here; `-V` prints ours.
+    disable_version_flag = true,
+    args_conflicts_with_subcommands = true,
 )]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub publish: PublishArgs,
+    /// Print the tool's version, the guest's WIT package and its SHA-256.
+    #[arg(short = 'V', action = clap::ArgAction::SetTrue)]
+    pub print_version: bool,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Seal a file and publish it: S3 object plus admin API registration (the default).
+    Publish(PublishArgs),
     /// Seal a file locally, offline: the object, its key file and a JSON summary.
     Seal(SealArgs),
     /// Open a sealed object: check its SHA-256, decrypt and gunzip it.
     Open(OpenArgs),
     /// Run known-answer tests through the embedded sealing component.
     Selftest,
+}
+
+/// The contract's five flags. In a Woodpecker plugin step each also comes
+/// from its `PLUGIN_*` variable (`settings:`); a flag given wins.
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// The artifact to publish (a `docker save` tarball, a model, ...).
+    #[arg(long, value_name = "PATH", env = "PLUGIN_FILE")]
+    pub file: Option<PathBuf>,
+    /// Resource name, e.g. `loader`.
+    #[arg(long, value_name = "NAME", env = "PLUGIN_RESOURCE_NAME")]
+    pub resource_name: Option<String>,
+    /// Stage, e.g. `dev`, `stage` or `main`.
+    #[arg(long, value_name = "STAGE", env = "PLUGIN_DEV_STAGE")]
+    pub dev_stage: Option<String>,
+    /// Architecture, e.g. `arm64`.
+    #[arg(long, value_name = "ARCH", env = "PLUGIN_ARCHITECTURE")]
+    pub architecture: Option<String>,
+    /// The artifact's version, e.g. `2026-04-15`. Alone, `--version` prints the tool's.
+    #[arg(long, value_name = "VERSION", env = "PLUGIN_VERSION", num_args = 0..=1)]
+    pub version: Option<Option<String>>,
+    /// Print a JSON receipt on stdout (never holds the key).
+    #[arg(long, env = "PLUGIN_JSON", value_parser = clap::builder::FalseyValueParser::new())]
+    pub json: bool,
+    /// Draw a progress bar even when stderr is not a terminal.
+    #[arg(long)]
+    pub progress: bool,
+    #[command(flatten)]
+    pub tuning: Tuning,
+}
+
+impl PublishArgs {
+    /// `--version` with no value and nothing else: a request for our version.
+    pub fn asks_for_version(&self) -> bool {
+        matches!(self.version, Some(None))
+            && self.file.is_none()
+            && self.resource_name.is_none()
+            && self.dev_stage.is_none()
+            && self.architecture.is_none()
+    }
 }
 
 #[derive(Debug, Args)]

@@ -1,5 +1,5 @@
 use clap::Parser;
-use publish_artifact::cli::{Cli, Command};
+use publish_artifact::cli::{Cli, Command, version_text};
 use publish_artifact::commands;
 use std::process::ExitCode;
 
@@ -7,9 +7,15 @@ fn main() -> ExitCode {
     publish_artifact::logging::init();
     let cli = Cli::parse();
     let result = match &cli.command {
-        Command::Seal(args) => commands::seal::run(args),
-        Command::Open(args) => commands::open::run(args),
-        Command::Selftest => commands::selftest::run(),
+        _ if cli.print_version || cli.publish.asks_for_version() => {
+            println!("publish-artifact {}", version_text());
+            Ok(())
+        }
+        None => commands::publish::run(&cli.publish),
+        Some(Command::Publish(args)) => commands::publish::run(args),
+        Some(Command::Seal(args)) => commands::seal::run(args),
+        Some(Command::Open(args)) => commands::open::run(args),
+        Some(Command::Selftest) => commands::selftest::run(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

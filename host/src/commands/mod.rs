@@ -1,6 +1,7 @@
 //! One module per subcommand, plus what they share.
 
 pub mod open;
+pub mod publish;
 pub mod seal;
 pub mod selftest;
 
