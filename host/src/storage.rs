@@ -19,7 +19,7 @@ use tokio::task::JoinSet;
 
 /// The smallest part we upload (S3's own minimum is 5 MiB). Objects up to
 /// one part go up in a single PUT.
-pub const PART_SIZE: usize = 8 << 20;
+pub const PART_SIZE: usize = 6 << 20;
 /// S3 allows at most 10,000 parts; we stay below with a margin.
 const MAX_PARTS: u64 = 9_000;
 /// Parts uploading at once. With one part queued and one being filled,
