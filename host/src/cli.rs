@@ -45,6 +45,10 @@ pub enum Command {
     Seal(SealArgs),
     /// Open a sealed object: check its SHA-256, decrypt and gunzip it.
     Open(OpenArgs),
+    /// Download a published object (by URL or object key), verify it and write the plaintext.
+    Fetch(FetchArgs),
+    /// Check a sealed object (SHA-256, decryption, gzip) without writing the plaintext.
+    Verify(VerifyArgs),
     /// Run known-answer tests through the embedded sealing component.
     Selftest,
 }
@@ -143,6 +147,52 @@ pub struct OpenArgs {
     /// Where the plaintext goes; it appears only once every check passed.
     #[arg(long, value_name = "PATH")]
     pub out: PathBuf,
+}
+
+/// Where `fetch` downloads from: exactly one of the two.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct FetchSource {
+    /// The object's URL, e.g. the registered cdn_url (plain HTTP(S) GET).
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// The object's key in the bucket of S3_ENDPOINT/S3_BUCKET (credentials from the environment).
+    #[arg(long, value_name = "KEY")]
+    pub object_key: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    #[command(flatten)]
+    pub source: FetchSource,
+    /// The registered SHA-256 of the object (64 hex digits).
+    #[arg(long, value_name = "HEX", value_parser = parse_sha256)]
+    pub sha256: [u8; 32],
+    /// The key file (64 hex digits); without it the key comes from PUBLISH_ARTIFACT_KEY.
+    #[arg(long, value_name = "PATH")]
+    pub key_file: Option<PathBuf>,
+    /// Where the plaintext goes; it appears only once every check passed.
+    #[arg(long, value_name = "PATH")]
+    pub out: PathBuf,
+    /// Draw a progress bar even when stderr is not a terminal.
+    #[arg(long)]
+    pub progress: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The sealed object.
+    #[arg(long, value_name = "PATH")]
+    pub file: PathBuf,
+    /// The object's expected SHA-256 (64 hex digits).
+    #[arg(long, value_name = "HEX", value_parser = parse_sha256)]
+    pub sha256: [u8; 32],
+    /// The key file (64 hex digits); without it the key comes from PUBLISH_ARTIFACT_KEY.
+    #[arg(long, value_name = "PATH")]
+    pub key_file: Option<PathBuf>,
+    /// Also compare the plaintext with this original, byte for byte.
+    #[arg(long, value_name = "PATH")]
+    pub against: Option<PathBuf>,
 }
 
 fn parse_hex<const N: usize>(text: &str, what: &str) -> Result<[u8; N], String> {

@@ -53,14 +53,44 @@ pub struct Environment {
     pub cdn_base_url: Option<String>,
 }
 
-const REQUIRED: [&str; 6] = [
-    "S3_ENDPOINT",
-    "S3_ACCESS_KEY",
-    "S3_SECRET_KEY",
-    "S3_BUCKET",
-    "ADMIN_API_URL",
-    "ADMIN_API_TOKEN",
-];
+const S3_REQUIRED: [&str; 4] = ["S3_ENDPOINT", "S3_ACCESS_KEY", "S3_SECRET_KEY", "S3_BUCKET"];
+const ADMIN_REQUIRED: [&str; 2] = ["ADMIN_API_URL", "ADMIN_API_TOKEN"];
+
+/// Fails naming every variable of `names` that is not set.
+fn require(lookup: &impl Fn(&str) -> Option<String>, names: &[&str]) -> Result<(), String> {
+    let missing: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|name| lookup(name).is_none())
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "missing required environment variable{}: {} (see the README's environment table)",
+        if missing.len() == 1 { "" } else { "s" },
+        missing.join(", ")
+    ))
+}
+
+impl S3Config {
+    /// The S3 part of the environment alone (what `fetch --object-key` needs).
+    pub fn load(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        require(&lookup, &S3_REQUIRED)?;
+        let get = |name: &str| lookup(name).expect("checked above");
+        let bucket = get("S3_BUCKET");
+        if bucket.contains('/') {
+            return Err("S3_BUCKET is a bucket name, not a path: it cannot contain '/'".into());
+        }
+        Ok(Self {
+            endpoint: http_url("S3_ENDPOINT", get("S3_ENDPOINT"))?,
+            access_key: get("S3_ACCESS_KEY"),
+            secret_key: Secret::new(get("S3_SECRET_KEY")),
+            bucket,
+            region: lookup("S3_REGION").unwrap_or_else(|| DEFAULT_REGION.into()),
+        })
+    }
+}
 
 /// Reads a variable of the contract. In a Woodpecker plugin step the
 /// settings arrive as `PLUGIN_<NAME>`, so that spelling is read too; the
@@ -75,37 +105,15 @@ pub fn lookup(name: &str) -> Option<String> {
 impl Environment {
     /// Reads and checks the whole environment, naming every problem at once.
     pub fn load(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let missing: Vec<&str> = REQUIRED
-            .iter()
-            .copied()
-            .filter(|name| lookup(name).is_none())
-            .collect();
-        if !missing.is_empty() {
-            return Err(format!(
-                "missing required environment variable{}: {} (see the README's environment table)",
-                if missing.len() == 1 { "" } else { "s" },
-                missing.join(", ")
-            ));
-        }
+        require(&lookup, &[S3_REQUIRED.as_slice(), &ADMIN_REQUIRED].concat())?;
         let get = |name: &str| lookup(name).expect("checked above");
-        let endpoint = http_url("S3_ENDPOINT", get("S3_ENDPOINT"))?;
         let admin_url = http_url("ADMIN_API_URL", get("ADMIN_API_URL"))?;
         let cdn_base_url = lookup("CDN_PUBLIC_BASE_URL")
             .map(|url| http_url("CDN_PUBLIC_BASE_URL", url))
             .transpose()?;
-        let bucket = get("S3_BUCKET");
-        if bucket.contains('/') {
-            return Err("S3_BUCKET is a bucket name, not a path: it cannot contain '/'".into());
-        }
         let path = lookup("ADMIN_API_PUBLISH_PATH").unwrap_or_else(|| DEFAULT_PUBLISH_PATH.into());
         Ok(Self {
-            s3: S3Config {
-                endpoint,
-                access_key: get("S3_ACCESS_KEY"),
-                secret_key: Secret::new(get("S3_SECRET_KEY")),
-                bucket,
-                region: lookup("S3_REGION").unwrap_or_else(|| DEFAULT_REGION.into()),
-            },
+            s3: S3Config::load(&lookup)?,
             admin: AdminConfig {
                 publish_url: join(&admin_url, &path),
                 token: Secret::new(get("ADMIN_API_TOKEN")),

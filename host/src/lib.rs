@@ -7,6 +7,7 @@ pub mod cache;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod download;
 pub mod failure;
 pub mod guest;
 pub mod logging;

@@ -15,6 +15,8 @@ fn main() -> ExitCode {
         Some(Command::Publish(args)) => commands::publish::run(args),
         Some(Command::Seal(args)) => commands::seal::run(args),
         Some(Command::Open(args)) => commands::open::run(args),
+        Some(Command::Fetch(args)) => commands::fetch::run(args),
+        Some(Command::Verify(args)) => commands::verify::run(args),
         Some(Command::Selftest) => commands::selftest::run(),
     };
     match result {

@@ -78,6 +78,24 @@ impl Key {
     }
 }
 
+/// The variable `fetch` and `verify` read the key from when no key file is
+/// given: keys never go on a command line.
+pub const KEY_VAR: &str = "PUBLISH_ARTIFACT_KEY";
+
+impl Key {
+    /// From `--key-file` when given, else from `PUBLISH_ARTIFACT_KEY`.
+    pub fn from_file_or_env(path: Option<&Path>) -> Result<Self> {
+        if let Some(path) = path {
+            return Self::read_file(path);
+        }
+        let value = Zeroizing::new(std::env::var(KEY_VAR).unwrap_or_default());
+        if value.is_empty() {
+            bail!("no key: give --key-file FILE or set {KEY_VAR} (64 hex digits)");
+        }
+        Self::from_hex(&value).with_context(|| format!("the key in {KEY_VAR}"))
+    }
+}
+
 /// A fresh IV from the operating system's CSPRNG.
 pub fn generate_iv() -> Result<[u8; IV_LENGTH]> {
     let mut iv = [0u8; IV_LENGTH];

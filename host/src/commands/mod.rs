@@ -1,9 +1,11 @@
 //! One module per subcommand, plus what they share.
 
+pub mod fetch;
 pub mod open;
 pub mod publish;
 pub mod seal;
 pub mod selftest;
+pub mod verify;
 
 use crate::failure::{Class, ClassExt, Failure};
 use std::fs::File;
@@ -53,4 +55,65 @@ pub fn human_bytes(bytes: u64) -> String {
 /// MiB per second, for human summaries and receipts.
 pub fn mib_per_second(bytes: u64, elapsed: std::time::Duration) -> f64 {
     bytes as f64 / (1024.0 * 1024.0) / elapsed.as_secs_f64().max(1e-9)
+}
+
+/// What `open`, `fetch` and `verify` print on stdout once every check
+/// passed.
+#[derive(serde::Serialize)]
+pub struct OpenedSummary {
+    pub source: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plaintext: Option<std::path::PathBuf>,
+    pub plaintext_sha256: String,
+    pub plaintext_size_bytes: u64,
+    pub sha256: String,
+    pub size_bytes: u64,
+    pub seconds: f64,
+}
+
+/// Opens the object read from `input` into `sink`, hashing the plaintext.
+/// A bad object is an integrity failure; trouble reading it is
+/// `read_class` (input for files, storage for downloads).
+pub fn open_object(
+    input: &mut dyn std::io::Read,
+    source: String,
+    key: &crate::secrets::Key,
+    sha256: &[u8; 32],
+    read_class: Class,
+    progress: &std::sync::atomic::AtomicU64,
+    sink: &mut crate::pipeline::Sink<'_>,
+) -> Result<OpenedSummary, Failure> {
+    use sha2::Digest;
+    let runtime = crate::runtime::Runtime::load().class(Class::Internal)?;
+    let mut plaintext_hash = sha2::Sha256::new();
+    let report = crate::pipeline::open(&runtime, input, key, sha256, progress, &mut |bytes| {
+        plaintext_hash.update(bytes);
+        sink(bytes)
+    })
+    .map_err(|err| {
+        let class = match &err {
+            crate::pipeline::PipelineError::Input(_) => read_class,
+            other => crate::failure::pipeline_class(other, Class::Integrity, Class::Output),
+        };
+        Failure::new(
+            class,
+            anyhow::Error::new(err).context(format!("cannot open {source}")),
+        )
+    })?;
+    Ok(OpenedSummary {
+        source,
+        plaintext: None,
+        plaintext_sha256: hex::encode(plaintext_hash.finalize()),
+        plaintext_size_bytes: report.plaintext_length,
+        sha256: hex::encode(sha256),
+        size_bytes: report.object_length,
+        seconds: report.elapsed.as_secs_f64(),
+    })
+}
+
+pub fn print_json(value: &impl serde::Serialize) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).expect("plain data serializes")
+    );
 }

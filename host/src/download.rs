@@ -1,0 +1,295 @@
+//! Downloads that survive a dropped connection: a `Read` over an HTTP or S3
+//! object that, when the stream breaks, asks again from the byte it got to
+//! (`Range: bytes=N-`) and carries on as if nothing happened.
+
+use crate::config::S3Config;
+use anyhow::{Context, Result, anyhow, bail};
+use bytes::Bytes;
+use std::io::{self, Read};
+use std::time::Duration;
+use tokio::runtime::Runtime;
+
+const ATTEMPTS: u32 = 5;
+const FIRST_BACKOFF: Duration = Duration::from_millis(300);
+
+/// Where the object comes from.
+pub enum Source {
+    Http {
+        client: reqwest::Client,
+        url: String,
+    },
+    S3 {
+        client: aws_sdk_s3::Client,
+        bucket: String,
+        key: String,
+    },
+}
+
+impl Source {
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Http { url, .. } => url.clone(),
+            Self::S3 { bucket, key, .. } => format!("s3://{bucket}/{key}"),
+        }
+    }
+
+    pub fn s3(config: &S3Config, key: &str) -> Self {
+        Self::S3 {
+            client: crate::storage::client(config),
+            bucket: config.bucket.clone(),
+            key: key.to_string(),
+        }
+    }
+}
+
+enum Body {
+    Http(reqwest::Response),
+    S3(aws_sdk_s3::primitives::ByteStream),
+}
+
+impl Body {
+    async fn next(&mut self) -> Option<Result<Bytes>> {
+        match self {
+            Self::Http(response) => response.chunk().await.map_err(Into::into).transpose(),
+            Self::S3(stream) => stream.next().await.map(|chunk| chunk.map_err(Into::into)),
+        }
+    }
+}
+
+/// A response: its body, the offset its first byte has in the object, and
+/// the object's total length when the server said.
+struct Opened {
+    body: Body,
+    starts_at: u64,
+    total: Option<u64>,
+}
+
+/// Why a request failed: worth another try, or final (404, 403, ...).
+enum Failure {
+    Retry(anyhow::Error),
+    Fatal(anyhow::Error),
+}
+
+async fn open(source: &Source, offset: u64) -> Result<Opened, Failure> {
+    let range = (offset > 0).then(|| format!("bytes={offset}-"));
+    match source {
+        Source::Http { client, url } => {
+            let mut request = client.get(url);
+            if let Some(range) = &range {
+                request = request.header(reqwest::header::RANGE, range);
+            }
+            let response = request
+                .send()
+                .await
+                .map_err(|err| Failure::Retry(anyhow!("GET {url}: {err}")))?;
+            let status = response.status();
+            if status.is_server_error() {
+                return Err(Failure::Retry(anyhow!("GET {url}: HTTP {status}")));
+            }
+            if !status.is_success() {
+                return Err(Failure::Fatal(anyhow!("GET {url}: HTTP {status}")));
+            }
+            let content_range = response
+                .headers()
+                .get(reqwest::header::CONTENT_RANGE)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_string);
+            let (starts_at, total) = match (status.as_u16(), content_range) {
+                (206, Some(range)) => parse_content_range(&range).map_err(Failure::Fatal)?,
+                // The server ignored the range: the body starts at 0.
+                _ => (0, response.content_length()),
+            };
+            Ok(Opened {
+                body: Body::Http(response),
+                starts_at,
+                total,
+            })
+        }
+        Source::S3 {
+            client,
+            bucket,
+            key,
+        } => {
+            let output = client
+                .get_object()
+                .bucket(bucket)
+                .key(key)
+                .set_range(range)
+                .send()
+                .await
+                .map_err(|err| {
+                    let fatal = matches!(&err, aws_sdk_s3::error::SdkError::ServiceError(e)
+                        if e.raw().status().is_client_error());
+                    let err = anyhow!(
+                        "GET s3://{bucket}/{key}: {}",
+                        aws_sdk_s3::error::DisplayErrorContext(&err)
+                    );
+                    if fatal {
+                        Failure::Fatal(err)
+                    } else {
+                        Failure::Retry(err)
+                    }
+                })?;
+            let (starts_at, total) = match output.content_range() {
+                Some(range) => parse_content_range(range).map_err(Failure::Fatal)?,
+                None => (
+                    0,
+                    output.content_length().and_then(|n| u64::try_from(n).ok()),
+                ),
+            };
+            Ok(Opened {
+                body: Body::S3(output.body),
+                starts_at,
+                total,
+            })
+        }
+    }
+}
+
+/// `bytes 100-199/1000` -> (100, Some(1000)); `*` totals are unknown.
+fn parse_content_range(value: &str) -> Result<(u64, Option<u64>)> {
+    let rest = value
+        .strip_prefix("bytes ")
+        .with_context(|| format!("unexpected Content-Range {value:?}"))?;
+    let (span, total) = rest
+        .split_once('/')
+        .with_context(|| format!("unexpected Content-Range {value:?}"))?;
+    let start = span
+        .split_once('-')
+        .and_then(|(start, _)| start.parse().ok())
+        .with_context(|| format!("unexpected Content-Range {value:?}"))?;
+    Ok((start, total.parse().ok()))
+}
+
+/// The object as a `Read`, resuming after a broken connection.
+pub struct ResumingReader<'a> {
+    runtime: &'a Runtime,
+    source: &'a Source,
+    body: Option<Body>,
+    /// Bytes of the current body still to be dropped: a server that ignores
+    /// the range sends the object from the start again.
+    skip: u64,
+    offset: u64,
+    total: Option<u64>,
+    buffered: Bytes,
+    /// How many times the download had to pick up again.
+    pub resumes: u32,
+}
+
+impl<'a> ResumingReader<'a> {
+    pub fn new(runtime: &'a Runtime, source: &'a Source) -> Self {
+        Self {
+            runtime,
+            source,
+            body: None,
+            skip: 0,
+            offset: 0,
+            total: None,
+            buffered: Bytes::new(),
+            resumes: 0,
+        }
+    }
+
+    /// (Re)opens at `self.offset`, with bounded retries and backoff.
+    fn reopen(&mut self) -> Result<()> {
+        let mut backoff = FIRST_BACKOFF;
+        let mut attempt = 1;
+        loop {
+            match self.runtime.block_on(open(self.source, self.offset)) {
+                Ok(opened) => {
+                    if opened.starts_at > self.offset {
+                        bail!(
+                            "the server resumed at byte {} instead of {}",
+                            opened.starts_at,
+                            self.offset
+                        );
+                    }
+                    self.skip = self.offset - opened.starts_at;
+                    self.total = opened.total.or(self.total);
+                    self.body = Some(opened.body);
+                    return Ok(());
+                }
+                Err(Failure::Fatal(err)) => return Err(err),
+                Err(Failure::Retry(err)) if attempt >= ATTEMPTS => return Err(err),
+                Err(Failure::Retry(err)) => {
+                    tracing::warn!(
+                        "download attempt {attempt} failed ({err:#}); retrying in {backoff:?}"
+                    );
+                    std::thread::sleep(backoff);
+                    backoff *= 2;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    /// The next chunk of the object, or `None` at its end.
+    fn next_chunk(&mut self) -> Result<Option<Bytes>> {
+        let mut failures = 0;
+        loop {
+            if self.body.is_none() {
+                self.reopen()?;
+            }
+            let body = self.body.as_mut().expect("opened above");
+            let broken = match self.runtime.block_on(body.next()) {
+                Some(Ok(mut chunk)) => {
+                    let dropped = self.skip.min(chunk.len() as u64);
+                    self.skip -= dropped;
+                    chunk = chunk.slice(dropped as usize..);
+                    if chunk.is_empty() {
+                        continue;
+                    }
+                    self.offset += chunk.len() as u64;
+                    return Ok(Some(chunk));
+                }
+                // A clean end short of the announced length is a cut too.
+                None if self.total.is_some_and(|total| self.offset < total) => {
+                    anyhow!("the connection ended at byte {}", self.offset)
+                }
+                None => return Ok(None),
+                Some(Err(err)) => err,
+            };
+            failures += 1;
+            if failures > ATTEMPTS {
+                return Err(broken.context("the download kept breaking"));
+            }
+            tracing::warn!(
+                "download broke at byte {} ({broken:#}); resuming",
+                self.offset
+            );
+            self.resumes += 1;
+            self.body = None;
+        }
+    }
+}
+
+impl Read for ResumingReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.buffered.is_empty() {
+            match self.next_chunk() {
+                Ok(Some(chunk)) => self.buffered = chunk,
+                Ok(None) => return Ok(0),
+                Err(err) => return Err(io::Error::other(format!("{err:#}"))),
+            }
+        }
+        let n = buf.len().min(self.buffered.len());
+        buf[..n].copy_from_slice(&self.buffered[..n]);
+        self.buffered = self.buffered.slice(n..);
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_content_ranges() {
+        assert_eq!(
+            parse_content_range("bytes 100-199/1000").unwrap(),
+            (100, Some(1000))
+        );
+        assert_eq!(parse_content_range("bytes 0-0/*").unwrap(), (0, None));
+        assert!(parse_content_range("items 1-2/3").is_err());
+    }
+}
