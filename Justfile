@@ -25,6 +25,6 @@ lint:
     cargo clippy --release --locked --workspace --all-targets -- -D warnings
     cargo clippy --release --locked -p publish-artifact-guest --target wasm32-wasip2 -- -D warnings
 
-# Seal a sample and open it again, locally.
+# Publish a sample to Garage and a stand-in admin API on loopback, fetch it back.
 demo: build
-    scripts/demo.sh
+    python3 scripts/demo.py
