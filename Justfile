@@ -14,8 +14,12 @@ setup:
 build:
     cargo build --release --locked
 
-# Unit tests, then the black-box suite against the release binary.
-test: build
+# Build the CLI for arm64 with Debian's cross toolchain (tests run it under qemu).
+cross:
+    cargo build --release --locked --target aarch64-unknown-linux-gnu
+
+# Unit tests, then the black-box suite against the release binaries (x86_64 and arm64).
+test: build cross
     cargo test --release --locked --workspace
     python3 -m pytest tests
 
@@ -28,3 +32,8 @@ lint:
 # Publish a sample to Garage and a stand-in admin API on loopback, fetch it back.
 demo: build
     python3 scripts/demo.py
+
+# seal vs a Python and a shell baseline on a generated corpus (BENCH_SIZE_MIB, default 1024); writes bench/RESULTS.md.
+bench: build
+    cargo build --release --locked --example stage_bench
+    python3 bench/run.py

@@ -19,6 +19,16 @@ if ! rustup target list --installed | grep -qx wasm32-wasip2; then
     say "adding the wasm32-wasip2 target"
     rustup target add wasm32-wasip2
 fi
+# The arm64 build (`just cross`) and running it here under emulation.
+if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
+    say "adding the aarch64-unknown-linux-gnu target"
+    rustup target add aarch64-unknown-linux-gnu
+fi
+if missing aarch64-linux-gnu-gcc || missing qemu-aarch64-static; then
+    say "installing Debian's arm64 cross compiler and qemu-user-static"
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static
+fi
 missing just && cargo_install just 1.59.0
 # Garage is the real S3 server the tests run on loopback.
 missing garage && cargo_install garage 2.5.0
@@ -26,5 +36,10 @@ missing garage && cargo_install garage 2.5.0
 if ! python3 -c 'import pytest, cryptography, boto3, yaml, jsonschema' 2>/dev/null; then
     say "installing the Python test packages"
     python3 -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+fi
+# jco, to load the component in Node (tests/test_portability.py).
+if [ ! -d tests/jco/node_modules ]; then
+    say "installing jco from npm"
+    (cd tests/jco && npm ci --no-audit --no-fund --loglevel=error)
 fi
 say "ready"

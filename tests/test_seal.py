@@ -3,6 +3,7 @@
 import json
 import os
 import stat
+import subprocess
 
 import pytest
 
@@ -115,10 +116,19 @@ def test_bad_input_file_is_named_and_nothing_is_written(cli, tmp_path, case):
 
 
 def test_unreadable_input_is_an_input_error(cli, tmp_path):
-    if os.geteuid() == 0:
-        pytest.skip("root reads any file")
+    """Run as an unprivileged user (root reads any file), on a file it may
+    see but not read."""
     src = tmp_path / "input"
     src.write_bytes(b"x")
     src.chmod(0)
-    run = cli("seal", "--file", src, "--out", tmp_path / "o", "--key-out", tmp_path / "k")
-    assert run.returncode == 3
+    tmp_path.chmod(0o777)
+    argv = []
+    if os.geteuid() == 0:
+        argv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    run = subprocess.run([*argv, str(cli.binary), "seal", "--file", str(src), "--out",
+                          str(tmp_path / "o"), "--key-out", str(tmp_path / "k")],
+                         env=cli.env({"PUBLISH_ARTIFACT_CACHE_DIR": "none"}),
+                         capture_output=True, text=True)
+    assert run.returncode == 3, run.stderr
+    assert "Permission denied" in run.stderr and str(src) in run.stderr
+    assert not (tmp_path / "k").exists()

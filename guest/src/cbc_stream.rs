@@ -6,7 +6,7 @@
 
 use crate::error::Error;
 use aes::Aes256;
-use cbc::cipher::{BlockDecryptMut, BlockEncryptMut, KeyIvInit, generic_array::GenericArray};
+use cbc::cipher::{BlockDecryptMut, KeyIvInit, generic_array::GenericArray};
 
 pub const BLOCK: usize = 16;
 pub const KEY_LENGTH: usize = 32;
@@ -20,15 +20,54 @@ fn as_blocks(bytes: &mut [u8]) -> &mut [Block] {
     unsafe { std::slice::from_raw_parts_mut(bytes.as_mut_ptr().cast(), bytes.len() / BLOCK) }
 }
 
+/// CBC encryption of whole blocks. In the wasm guest: the swizzle AES of
+/// `aes_swizzle`, three times the `aes` crate's speed there (see
+/// bench/RESULTS.md); the `aes-crate` feature switches back for comparison.
+/// Natively (unit tests): the `aes` crate.
+#[cfg(all(target_arch = "wasm32", not(feature = "aes-crate")))]
+struct CbcBlocks {
+    aes: crate::aes_swizzle::Aes256,
+    chain: [u8; BLOCK],
+}
+
+#[cfg(all(target_arch = "wasm32", not(feature = "aes-crate")))]
+impl CbcBlocks {
+    fn new(key: &[u8; KEY_LENGTH], iv: &[u8; BLOCK]) -> Self {
+        Self {
+            aes: crate::aes_swizzle::Aes256::new(key),
+            chain: *iv,
+        }
+    }
+
+    fn encrypt(&mut self, blocks: &mut [u8]) {
+        self.aes.encrypt_cbc(&mut self.chain, blocks);
+    }
+}
+
+#[cfg(not(all(target_arch = "wasm32", not(feature = "aes-crate"))))]
+struct CbcBlocks(cbc::Encryptor<Aes256>);
+
+#[cfg(not(all(target_arch = "wasm32", not(feature = "aes-crate"))))]
+impl CbcBlocks {
+    fn new(key: &[u8; KEY_LENGTH], iv: &[u8; BLOCK]) -> Self {
+        Self(cbc::Encryptor::new(key.into(), iv.into()))
+    }
+
+    fn encrypt(&mut self, blocks: &mut [u8]) {
+        use cbc::cipher::BlockEncryptMut;
+        self.0.encrypt_blocks_mut(as_blocks(blocks));
+    }
+}
+
 pub struct Encryptor {
-    cipher: cbc::Encryptor<Aes256>,
+    cipher: CbcBlocks,
     partial: Vec<u8>,
 }
 
 impl Encryptor {
     pub fn new(key: &[u8; KEY_LENGTH], iv: &[u8; BLOCK]) -> Self {
         Self {
-            cipher: cbc::Encryptor::new(key.into(), iv.into()),
+            cipher: CbcBlocks::new(key, iv),
             partial: Vec::with_capacity(BLOCK),
         }
     }
@@ -42,7 +81,7 @@ impl Encryptor {
         if whole > 0 {
             out.append(&mut self.partial);
             out.extend_from_slice(&data[..from_data]);
-            self.cipher.encrypt_blocks_mut(as_blocks(&mut out[start..]));
+            self.cipher.encrypt(&mut out[start..]);
         }
         self.partial.extend_from_slice(&data[from_data..]);
     }
@@ -53,7 +92,7 @@ impl Encryptor {
         self.partial.resize(BLOCK, pad as u8);
         let start = out.len();
         out.append(&mut self.partial);
-        self.cipher.encrypt_blocks_mut(as_blocks(&mut out[start..]));
+        self.cipher.encrypt(&mut out[start..]);
     }
 }
 

@@ -51,6 +51,19 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Run known-answer tests through the embedded sealing component.
     Selftest,
+    /// The embedded sealing component itself.
+    #[command(subcommand)]
+    Guest(GuestCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GuestCommand {
+    /// Write the exact embedded component (the bytes every test runs) and print its SHA-256.
+    Export {
+        /// Where the component goes (a `.wasm` file).
+        #[arg(long, value_name = "PATH")]
+        out: PathBuf,
+    },
 }
 
 /// The contract's five flags. In a Woodpecker plugin step each also comes

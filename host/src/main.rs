@@ -18,6 +18,7 @@ fn main() -> ExitCode {
         Some(Command::Fetch(args)) => commands::fetch::run(args),
         Some(Command::Verify(args)) => commands::verify::run(args),
         Some(Command::Selftest) => commands::selftest::run(),
+        Some(Command::Guest(command)) => commands::guest::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -92,10 +92,26 @@ pub struct Runtime {
 }
 
 impl Runtime {
+    /// The embedded guest, compiled once per machine and then cached.
     pub fn load() -> Result<Self> {
+        Self::with_component(cache::load_guest)
+    }
+
+    /// Another build of the guest, compiled in memory: the benchmark uses it
+    /// to compare the guest's AES implementations in one run.
+    pub fn from_wasm(wasm: &[u8]) -> Result<Self> {
+        Self::with_component(|engine| {
+            let component = wasmtime::component::Component::new(engine, wasm)?;
+            Ok((component, CacheOutcome::Uncached))
+        })
+    }
+
+    fn with_component(
+        compile: impl FnOnce(&Engine) -> Result<(wasmtime::component::Component, CacheOutcome)>,
+    ) -> Result<Self> {
         let started = Instant::now();
         let engine = engine()?;
-        let (component, cache) = cache::load_guest(&engine)?;
+        let (component, cache) = compile(&engine)?;
         let linker = linker(&engine)?;
         let pre = linker
             .instantiate_pre(&component)

@@ -1,6 +1,7 @@
 //! One module per subcommand, plus what they share.
 
 pub mod fetch;
+pub mod guest;
 pub mod open;
 pub mod publish;
 pub mod seal;

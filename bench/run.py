@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""`just bench`: publish-artifact seal against two baselines, in one run,
+interleaved, at gzip levels 1, 6 and 9; then the guest's stages alone and
+peak memory at a larger size. Prints a table with ratios and writes
+bench/RESULTS.md.
+
+    python3 bench/run.py [--size-mib 1024] [--rounds 1] [--large-mib 4096]
+
+Every object made here is opened with openssl and gunzip and compared with
+the corpus, so a fast but wrong seal cannot win.
+"""
+
+import argparse
+import datetime
+import hashlib
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+OUT = HERE / "out"
+KEY = "3c" * 32
+IV = "9d" * 16
+
+
+def target_dir() -> Path:
+    return Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+
+
+def tool() -> Path:
+    return target_dir() / "release" / "publish-artifact"
+
+
+def guest_with_aes_crate() -> Path:
+    """The guest built with the `aes` crate's AES, to compare with ours."""
+    out = target_dir() / "guest-aes-crate"
+    env = dict(os.environ, CARGO_ENCODED_RUSTFLAGS="-Ctarget-feature=+simd128")
+    subprocess.run(["cargo", "build", "--quiet", "--locked", "-p", "publish-artifact-guest",
+                    "--profile", "guest", "--target", "wasm32-wasip2", "--features", "aes-crate",
+                    "--target-dir", str(out)], env=env, check=True, cwd=ROOT)
+    return out / "wasm32-wasip2" / "guest" / "publish_artifact_guest.wasm"
+
+
+def measure(argv) -> dict:
+    """Runs argv; wall seconds, CPU seconds and peak RSS of it and its children."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    stdout, stderr = proc.stdout.read(), proc.stderr.read()
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"{argv[0]} failed: {stderr.decode()}")
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime,
+            "rss_mib": usage.ru_maxrss / 1024, "stdout": stdout.decode()}
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def opens_to(obj: Path, expected_sha: str) -> bool:
+    """openssl + gunzip, as a loader would."""
+    pipeline = (f"tail -c +17 {obj} | openssl enc -d -aes-256-cbc -K {KEY} -iv "
+                f"$(head -c 16 {obj} | xxd -p) | gunzip | sha256sum")
+    out = subprocess.run(["bash", "-o", "pipefail", "-c", pipeline], capture_output=True, text=True)
+    return out.returncode == 0 and out.stdout.split()[0] == expected_sha
+
+
+def sealers(corpus: Path, level: int, key_file: Path):
+    out = OUT / "object"
+    return {
+        "publish-artifact": [str(tool()), "seal", "--file", str(corpus), "--out", str(out),
+                             "--key-file", str(key_file), "--iv", IV, "--level", str(level)],
+        "python": [sys.executable, str(HERE / "python_seal.py"), str(corpus), str(out),
+                   str(level), str(key_file), IV],
+        "shell": [str(HERE / "shell_seal.sh"), str(corpus), str(out), str(level), str(key_file), IV],
+    }, out
+
+
+def corpus_of(size_mib: int) -> Path:
+    path = OUT / f"corpus-{size_mib}MiB.tar"
+    if not path.exists():
+        print(f"generating {path} ...", flush=True)
+        subprocess.run([sys.executable, str(HERE / "corpus.py"), str(path), str(size_mib)], check=True)
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--size-mib", type=int, default=int(os.environ.get("BENCH_SIZE_MIB", 1024)))
+    parser.add_argument("--large-mib", type=int, default=int(os.environ.get("BENCH_LARGE_MIB", 4096)))
+    parser.add_argument("--rounds", type=int, default=1)
+    args = parser.parse_args()
+    OUT.mkdir(exist_ok=True)
+    key_file = OUT / "bench.key"
+    key_file.write_text(KEY)
+    key_file.chmod(0o600)
+    corpus = corpus_of(args.size_mib)
+    corpus_sha = sha256_file(corpus)
+    size_mib = corpus.stat().st_size / (1 << 20)
+    gzip6 = int(subprocess.run(f"gzip -6 -c {corpus} | wc -c", shell=True, capture_output=True,
+                               text=True).stdout)
+
+    rows, lines = [], []
+    for level in (1, 6, 9):
+        commands, out = sealers(corpus, level, key_file)
+        best = {}
+        for _ in range(args.rounds):
+            for name, argv in commands.items():  # interleaved: one of each per round
+                result = measure(argv)
+                result["size"] = out.stat().st_size
+                assert opens_to(out, corpus_sha), f"{name} at -{level} made a wrong object"
+                if name not in best or result["wall"] < best[name]["wall"]:
+                    best[name] = result
+        for name, result in best.items():
+            mibs = size_mib / result["wall"]
+            rows.append((level, name, mibs, result["cpu"], result["rss_mib"], result["size"]))
+        ours = size_mib / best["publish-artifact"]["wall"]
+        lines.append(f"| -{level} | {ours / (size_mib / best['python']['wall']):.2f}x "
+                     f"| {ours / (size_mib / best['shell']['wall']):.2f}x |")
+
+    table = ["| level | sealer | MiB/s | CPU s | peak RSS MiB | object bytes |",
+             "|---|---|---|---|---|---|"]
+    table += [f"| -{lv} | {name} | {mibs:.1f} | {cpu:.1f} | {rss:.1f} | {size} |"
+              for lv, name, mibs, cpu, rss, size in rows]
+    ratios = ["| level | vs python | vs shell |", "|---|---|---|"] + lines
+    ours6 = next(r for r in rows if r[0] == 6 and r[1] == "publish-artifact")
+    size_note = (f"publish-artifact -6 object {ours6[5]} bytes vs `gzip -6` {gzip6} bytes "
+                 f"({(ours6[5] / gzip6 - 1) * 100:+.2f}%, object includes IV and padding)")
+
+    stages = subprocess.run([str(tool().parent / "examples" / "stage_bench"),
+                             str(corpus), str(guest_with_aes_crate())], capture_output=True, text=True)
+    stage_text = stages.stdout.strip() or stages.stderr.strip()
+
+    large = corpus_of(args.large_mib) if args.large_mib else None
+    large_text = ""
+    if large:
+        commands, out = sealers(large, 6, key_file)
+        result = measure(commands["publish-artifact"])
+        large_text = (f"publish-artifact seal -6 of {args.large_mib} MiB: "
+                      f"{args.large_mib / result['wall']:.1f} MiB/s, peak RSS {result['rss_mib']:.1f} MiB")
+        large.unlink()
+
+    report = "\n".join([
+        f"# Benchmark results\n",
+        f"{datetime.date.today()} on {platform.machine()}, {os.cpu_count()} cores, "
+        f"{platform.processor() or platform.platform()}; corpus {size_mib:.0f} MiB "
+        f"(bench/corpus.py), best of {args.rounds} interleaved round(s). Command: `just bench`.\n",
+        *table, "", *ratios, "", size_note, "", "Guest stages alone:", "```", stage_text, "```",
+        "", large_text, "",
+    ])
+    print(report)
+    (HERE / "RESULTS.md").write_text(report)
+    (OUT / "object").unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    main()
