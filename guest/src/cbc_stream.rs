@@ -20,13 +20,13 @@ fn as_blocks(bytes: &mut [u8]) -> &mut [Block] {
     unsafe { std::slice::from_raw_parts_mut(bytes.as_mut_ptr().cast(), bytes.len() / BLOCK) }
 }
 
-/// CBC encryption of whole blocks. In the wasm guest: the swizzle AES of
-/// `aes_swizzle`, three times the `aes` crate's speed there (see
+/// CBC encryption of whole blocks. In the wasm guest: the vector-permute AES
+/// of `aes_vperm`, several times the `aes` crate's speed there (see
 /// bench/RESULTS.md); the `aes-crate` feature switches back for comparison.
 /// Natively (unit tests): the `aes` crate.
 #[cfg(all(target_arch = "wasm32", not(feature = "aes-crate")))]
 struct CbcBlocks {
-    aes: crate::aes_swizzle::Aes256,
+    aes: crate::aes_vperm::Aes256,
     chain: [u8; BLOCK],
 }
 
@@ -34,7 +34,7 @@ struct CbcBlocks {
 impl CbcBlocks {
     fn new(key: &[u8; KEY_LENGTH], iv: &[u8; BLOCK]) -> Self {
         Self {
-            aes: crate::aes_swizzle::Aes256::new(key),
+            aes: crate::aes_vperm::Aes256::new(key),
             chain: *iv,
         }
     }

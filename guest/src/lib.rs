@@ -6,7 +6,7 @@
 
 // Compiled natively only for its tests: the native build never encrypts.
 #[cfg(any(test, target_arch = "wasm32"))]
-pub mod aes_swizzle;
+pub mod aes_vperm;
 pub mod cbc_stream;
 pub mod deflate;
 pub mod error;
