@@ -27,7 +27,7 @@ test: build cross
 lint:
     cargo fmt --all -- --check
     cargo clippy --release --locked --workspace --all-targets -- -D warnings
-    cargo clippy --release --locked -p publish-artifact-guest --target wasm32-wasip2 -- -D warnings
+    cargo clippy --release --locked -p publish-artifact-guest -p stage-bench --target wasm32-wasip2 -- -D warnings
 
 # Publish a sample to Garage and a stand-in admin API on loopback, fetch it back.
 demo: build

@@ -35,14 +35,25 @@ def tool() -> Path:
     return target_dir() / "release" / "publish-artifact"
 
 
+def wasm_build(package: str, features: list, name: str) -> Path:
+    """A component built the way host/build.rs builds the guest (the `guest`
+    profile, simd128), in a target directory of its own."""
+    out = target_dir() / f"bench-{name}"
+    env = dict(os.environ, CARGO_ENCODED_RUSTFLAGS="-Ctarget-feature=+simd128")
+    subprocess.run(["cargo", "build", "--quiet", "--locked", "-p", package, "--profile", "guest",
+                    "--target", "wasm32-wasip2", "--target-dir", str(out), *features],
+                   env=env, check=True, cwd=ROOT)
+    return out / "wasm32-wasip2" / "guest" / f"{package.replace('-', '_')}.wasm"
+
+
 def guest_with_aes_crate() -> Path:
     """The guest built with the `aes` crate's AES, to compare with ours."""
-    out = target_dir() / "guest-aes-crate"
-    env = dict(os.environ, CARGO_ENCODED_RUSTFLAGS="-Ctarget-feature=+simd128")
-    subprocess.run(["cargo", "build", "--quiet", "--locked", "-p", "publish-artifact-guest",
-                    "--profile", "guest", "--target", "wasm32-wasip2", "--features", "aes-crate",
-                    "--target-dir", str(out)], env=env, check=True, cwd=ROOT)
-    return out / "wasm32-wasip2" / "guest" / "publish_artifact_guest.wasm"
+    return wasm_build("publish-artifact-guest", ["--features", "aes-crate"], "aes-crate")
+
+
+def stage_component() -> Path:
+    """bench/stages: the guest's AES (both) and SHA-256 exported one by one."""
+    return wasm_build("stage-bench", [], "stages")
 
 
 def measure(argv) -> dict:
@@ -137,7 +148,8 @@ def main() -> None:
                  f"({(ours6[5] / gzip6 - 1) * 100:+.2f}%, object includes IV and padding)")
 
     stages = subprocess.run([str(tool().parent / "examples" / "stage_bench"),
-                             str(corpus), str(guest_with_aes_crate())], capture_output=True, text=True)
+                             str(corpus), str(stage_component()), str(guest_with_aes_crate())],
+                            capture_output=True, text=True)
     stage_text = stages.stdout.strip() or stages.stderr.strip()
 
     large = corpus_of(args.large_mib) if args.large_mib else None

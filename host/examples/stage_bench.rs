@@ -1,69 +1,113 @@
-//! The guest's stages alone, one instance, one thread (used by `just bench`):
-//! deflate (`compress-block` at level 6) and the block sealer (gzip framing,
-//! AES-256-CBC, SHA-256) over already-compressed blocks.
+//! The guest's stages alone, one instance, one thread (used by `just bench`).
 //!
-//!     cargo run --release --example stage_bench -- CORPUS [OTHER_GUEST.wasm]
+//!     stage_bench CORPUS STAGES.wasm [OTHER_GUEST.wasm]
 //!
-//! With a second argument, the same stages run on that guest too (the
-//! benchmark passes a build with the `aes` crate's AES for comparison).
+//! From the embedded sealing guest: deflate (`compress-block` at level 6) and
+//! the block sealer (gzip framing, AES-256-CBC, SHA-256) over its output.
+//! From the stage component (`bench/stages`: the guest's own code, exported
+//! function by function): AES-256-CBC with the guest's AES and with the `aes`
+//! crate's, and SHA-256, each alone. With a third argument, the sealing
+//! guest's stages again on that build (the benchmark passes one that
+//! encrypts with the `aes` crate).
 
 use publish_artifact::guest::DeflateBlock;
-use publish_artifact::runtime::Runtime;
+use publish_artifact::runtime::{Runtime, Sandbox, new_store};
 use publish_artifact::secrets::Key;
 use std::io::Read;
 use std::time::Instant;
+use wasmtime::component::Component;
+
+mod stages {
+    wasmtime::component::bindgen!({
+        path: "../bench/stages/wit",
+        world: "stages",
+    });
+}
 
 const BLOCK: usize = 1 << 20;
 const WINDOW: usize = 32 << 10;
 const SAMPLE: u64 = 256 << 20;
+const KEY: [u8; 32] = [7; 32];
+const IV: [u8; 16] = [9; 16];
 
-fn mib_per_s(bytes: usize, started: Instant) -> f64 {
-    bytes as f64 / (1024.0 * 1024.0) / started.elapsed().as_secs_f64()
+/// Runs `stage` over the data in 1 MiB calls; MiB/s.
+fn speed(data: &[u8], mut stage: impl FnMut(&[u8]) -> anyhow::Result<()>) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    for chunk in data.chunks(BLOCK) {
+        stage(chunk)?;
+    }
+    Ok(data.len() as f64 / (1024.0 * 1024.0) / started.elapsed().as_secs_f64())
 }
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
-    let path = args
-        .next()
-        .expect("usage: stage_bench CORPUS [OTHER_GUEST.wasm]");
+    let usage = "usage: stage_bench CORPUS STAGES.wasm [OTHER_GUEST.wasm]";
+    let (corpus, stages_wasm) = (args.next().expect(usage), args.next().expect(usage));
     let mut plaintext = Vec::new();
-    std::fs::File::open(path)?
+    std::fs::File::open(corpus)?
         .take(SAMPLE)
         .read_to_end(&mut plaintext)?;
+    // Whole AES blocks, so every call can be timed alone.
+    plaintext.truncate(plaintext.len() / 16 * 16);
+
+    let runtime = Runtime::load()?;
     println!("embedded guest:");
-    stages(&Runtime::load()?, &plaintext)?;
+    sealing_stages(&runtime, &plaintext)?;
+    single_stages(&runtime, &std::fs::read(stages_wasm)?, &plaintext)?;
     if let Some(other) = args.next() {
         println!("{other}:");
-        stages(&Runtime::from_wasm(&std::fs::read(&other)?)?, &plaintext)?;
+        sealing_stages(&Runtime::from_wasm(&std::fs::read(&other)?)?, &plaintext)?;
     }
     Ok(())
 }
 
-fn stages(runtime: &Runtime, plaintext: &[u8]) -> anyhow::Result<()> {
+fn sealing_stages(runtime: &Runtime, plaintext: &[u8]) -> anyhow::Result<()> {
     let mut guest = runtime.instantiate()?;
-
-    let started = Instant::now();
     let mut blocks: Vec<DeflateBlock> = Vec::new();
-    for (i, chunk) in plaintext.chunks(BLOCK).enumerate() {
-        let dictionary = &plaintext[(i * BLOCK).saturating_sub(WINDOW)..i * BLOCK];
-        let last = (i + 1) * BLOCK >= plaintext.len();
+    let mut offset = 0usize;
+    let gzip = speed(plaintext, |chunk| {
+        let dictionary = &plaintext[offset.saturating_sub(WINDOW)..offset];
+        offset += chunk.len();
+        let last = offset == plaintext.len();
         blocks.push(guest.compress_block(6, dictionary, chunk, last)?);
-    }
-    println!(
-        "gzip -6 (compress-block):         {:7.1} MiB/s of plaintext",
-        mib_per_s(plaintext.len(), started)
-    );
+        Ok(())
+    })?;
+    println!("  gzip -6 (compress-block):              {gzip:7.1} MiB/s of plaintext");
 
     let compressed: usize = blocks.iter().map(|b| b.data.len()).sum();
     let started = Instant::now();
-    let mut sealer = guest.block_sealer(&Key::from_bytes([7; 32]), &[9; 16])?;
+    let mut sealer = guest.block_sealer(&Key::from_bytes(KEY), &IV)?;
     for block in &blocks {
         sealer.push(block)?;
     }
     sealer.finish()?;
+    let sealing = compressed as f64 / (1024.0 * 1024.0) / started.elapsed().as_secs_f64();
+    println!("  AES-256-CBC + SHA-256 (block-sealer):  {sealing:7.1} MiB/s of gzip data");
+    Ok(())
+}
+
+fn single_stages(runtime: &Runtime, wasm: &[u8], data: &[u8]) -> anyhow::Result<()> {
+    let component = Component::new(runtime.engine(), wasm)?;
+    let mut store = new_store(runtime.engine(), Sandbox::new());
+    let stages = stages::Stages::instantiate(&mut store, &component, runtime.linker())?;
+    let vperm = speed(data, |chunk| {
+        stages.call_encrypt_vperm(&mut store, &KEY, &IV, chunk)?;
+        Ok(())
+    })?;
+    let aes_crate = speed(data, |chunk| {
+        stages.call_encrypt_aes_crate(&mut store, &KEY, &IV, chunk)?;
+        Ok(())
+    })?;
+    let sha256 = speed(data, |chunk| {
+        stages.call_sha256(&mut store, chunk)?;
+        Ok(())
+    })?;
+    println!("  AES-256-CBC alone, vector-permute AES: {vperm:7.1} MiB/s");
+    println!("  AES-256-CBC alone, `aes` crate:        {aes_crate:7.1} MiB/s");
+    println!("  SHA-256 alone:                         {sha256:7.1} MiB/s");
     println!(
-        "AES-256-CBC + SHA-256 (block-sealer): {:7.1} MiB/s of gzip data",
-        mib_per_s(compressed, started)
+        "  guest AES vs `aes` crate:              {:7.2}x",
+        vperm / aes_crate
     );
     Ok(())
 }
