@@ -35,7 +35,7 @@ def test_object_opens_with_openssl_and_gunzip(cli, tmp_path, size):
     assert summary["size_bytes"] == 16 + (summary["compressed_size_bytes"] // 16 + 1) * 16
 
 
-@pytest.mark.parametrize("level", [0, 1, 9])
+@pytest.mark.parametrize("level", [0, 1, 6, 9])
 def test_every_level_opens(cli, tmp_path, level):
     data = mixed_data(BLOCK + 777, seed=level)
     summary, out, key, _ = seal(cli, tmp_path, data, "--level", level)
