@@ -2,8 +2,9 @@
 //! access that depends on the key or the data.
 //!
 //! The `aes` crate's portable backend is constant-time but bitsliced for
-//! several blocks at once; CBC encryption has one block in flight, so most of
-//! that work is wasted (36 MiB/s inside wasm). A byte-wise S-box table would
+//! several blocks at once; CBC encryption has one block in flight, so much of
+//! that work is wasted (59 MiB/s inside wasm, half of this module's speed;
+//! see bench/RESULTS.md). A byte-wise S-box table would
 //! be fast but leaks through the cache. What wasm offers instead is
 //! `i8x16.swizzle`: a lookup in a 16-byte table held in a register, for all
 //! sixteen lanes at once (`pshufb` on x86, `tbl` on arm64). So the S-box is
