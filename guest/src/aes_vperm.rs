@@ -227,9 +227,9 @@ const fn output_tables(output: Output) -> [[u8; 16]; 2] {
     let mut tables = [[0; 16]; 2];
     let mut n = 0;
     while n < 16 {
-        let p = gf16_inv(n as u8);
-        tables[0][n] = map(output, gf16_mul(1 ^ LAMBDA, p) << 4 | p);
-        tables[1][n] = map(output, gf16_mul(LAMBDA, gf16_inv(n as u8)) << 4);
+        let inverse = gf16_inv(n as u8);
+        tables[0][n] = map(output, gf16_mul(1 ^ LAMBDA, inverse) << 4 | inverse);
+        tables[1][n] = map(output, gf16_mul(LAMBDA, inverse) << 4);
         n += 1;
     }
     tables
@@ -376,22 +376,31 @@ mod lanes {
 }
 
 use lanes::V;
+use zeroize::Zeroizing;
+
+/// The high and the low nibble of every byte, each as a lookup index.
+#[inline(always)]
+fn nibbles(state: V) -> (V, V) {
+    (
+        lanes::high_nibbles(state),
+        lanes::and(state, lanes::splat(0x0f)),
+    )
+}
 
 /// A standard state in the rounds' encoding.
 #[inline(always)]
 fn encode_state(state: V) -> V {
-    let low = lanes::and(state, lanes::splat(0x0f));
+    let (high, low) = nibbles(state);
     lanes::xor(
         lanes::lookup(&ENCODE[0], low),
-        lanes::lookup(&ENCODE[1], lanes::high_nibbles(state)),
+        lanes::lookup(&ENCODE[1], high),
     )
 }
 
 /// `(io, jo)` of the module doc for every byte of an encoded state.
 #[inline(always)]
 fn invert(state: V) -> (V, V) {
-    let i = lanes::high_nibbles(state);
-    let k = lanes::and(state, lanes::splat(0x0f));
+    let (i, k) = nibbles(state);
     let j = lanes::xor(i, k);
     let a_over_k = lanes::lookup(&INV_A, k);
     let iak = lanes::xor(lanes::lookup(&INV, i), a_over_k);
@@ -440,7 +449,8 @@ impl Aes256 {
         let constant = lanes::splat(AFFINE_CONSTANT);
         let mut round_keys = expand(key);
         for (round, round_key) in (1..ROUNDS).zip(&mut round_keys[1..ROUNDS]) {
-            let encoded = lanes::store(encode_state(lanes::xor(*round_key, constant)));
+            let encoded =
+                Zeroizing::new(lanes::store(encode_state(lanes::xor(*round_key, constant))));
             let order = compose(shift_rows(-(round as isize)));
             *round_key = lanes::load(&order.map(|i| encoded[usize::from(i)]));
         }
@@ -488,9 +498,10 @@ impl Aes256 {
 }
 
 /// The AES-256 key schedule (FIPS-197 5.2), in the standard basis, its
-/// S-box through the same constant-time computation as the rounds.
+/// S-box through the same constant-time computation as the rounds. The
+/// byte copies of the schedule are wiped when they go out of scope.
 fn expand(key: &[u8; 32]) -> [V; ROUNDS + 1] {
-    let mut words = [[0u8; 4]; 4 * (ROUNDS + 1)];
+    let mut words = Zeroizing::new([[0u8; 4]; 4 * (ROUNDS + 1)]);
     for (i, word) in key.chunks_exact(4).enumerate() {
         words[i].copy_from_slice(word);
     }
@@ -516,7 +527,7 @@ fn expand(key: &[u8; 32]) -> [V; ROUNDS + 1] {
         }
     }
     std::array::from_fn(|round| {
-        let mut bytes = [0u8; 16];
+        let mut bytes = Zeroizing::new([0u8; 16]);
         for (column, word) in words[4 * round..4 * round + 4].iter().enumerate() {
             bytes[4 * column..4 * column + 4].copy_from_slice(word);
         }

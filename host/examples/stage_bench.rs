@@ -30,13 +30,17 @@ const SAMPLE: u64 = 256 << 20;
 const KEY: [u8; 32] = [7; 32];
 const IV: [u8; 16] = [9; 16];
 
+fn mib_per_s(bytes: usize, started: Instant) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0) / started.elapsed().as_secs_f64()
+}
+
 /// Runs `stage` over the data in 1 MiB calls; MiB/s.
 fn speed(data: &[u8], mut stage: impl FnMut(&[u8]) -> anyhow::Result<()>) -> anyhow::Result<f64> {
     let started = Instant::now();
     for chunk in data.chunks(BLOCK) {
         stage(chunk)?;
     }
-    Ok(data.len() as f64 / (1024.0 * 1024.0) / started.elapsed().as_secs_f64())
+    Ok(mib_per_s(data.len(), started))
 }
 
 fn main() -> anyhow::Result<()> {
@@ -81,7 +85,7 @@ fn sealing_stages(runtime: &Runtime, plaintext: &[u8]) -> anyhow::Result<()> {
         sealer.push(block)?;
     }
     sealer.finish()?;
-    let sealing = compressed as f64 / (1024.0 * 1024.0) / started.elapsed().as_secs_f64();
+    let sealing = mib_per_s(compressed, started);
     println!("  AES-256-CBC + SHA-256 (block-sealer):  {sealing:7.1} MiB/s of gzip data");
     Ok(())
 }
