@@ -9,9 +9,11 @@ use std::process::Command;
 
 const GUEST_TARGET: &str = "wasm32-wasip2";
 /// Flags that shape the guest's bytes: `simd128` lets zlib-rs use wasm's
-/// vector instructions. `build_guest` adds path remapping, which keeps the
-/// bytes independent of where the source and the registry sit.
-const GUEST_RUSTFLAGS: &[&str] = &["-Ctarget-feature=+simd128"];
+/// vector instructions, `relaxed-simd` gives the AES its fast swizzle (see
+/// guest/src/aes_vperm.rs; it makes Wasm 3.0's relaxed SIMD a requirement of
+/// the host). `build_guest` adds path remapping, which keeps the bytes
+/// independent of where the source and the registry sit.
+const GUEST_RUSTFLAGS: &[&str] = &["-Ctarget-feature=+simd128,+relaxed-simd"];
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));

@@ -3,9 +3,10 @@
 //!
 //! The `aes` crate's portable backend is constant-time but bitsliced for
 //! several blocks at once; CBC encryption has one block in flight, so much of
-//! that work is wasted (59 MiB/s inside wasm, half of this module's speed;
-//! see bench/RESULTS.md). A byte-wise S-box table would
-//! be fast but leaks through the cache. What wasm offers instead is
+//! that work is wasted (40 to 59 MiB/s inside wasm, depending on the load
+//! of the machine, a third of this module's speed or less; see
+//! bench/RESULTS.md). A byte-wise S-box table would be fast but leaks
+//! through the cache. What wasm offers instead is
 //! `i8x16.swizzle`: a lookup in a 16-byte table held in a register, for all
 //! sixteen lanes at once (`pshufb` on x86, `tbl` on arm64). So the S-box is
 //! computed from nibbles, the vector-permute technique of Hamburg (CHES 2009),
@@ -23,14 +24,14 @@
 //!   take only one-input lookups (`1/x`, `a/x`) and additions, and the
 //!   inverse's nibbles are `α' = 1/io` and `β' = (1+λ)/io + λ/jo`. A final
 //!   pair of lookups, `P[io] ^ Q[jo]`, yields the inverse and in the same
-//!   step any GF(2)-linear map of it: AES's affine map, times 2 for
+//!   step any GF(2)-linear map of it: AES's affine map, times 2 or 3 for
 //!   MixColumns, in the encoding the next round expects.
 //! - A zero nibble's inverse is the table entry 0x80, "infinity": any lookup
 //!   indexed by it (or by it XOR a nibble) gives 0 because swizzle zeroes
-//!   lanes whose index is 16 or more, which is just what `1/∞ = 0` needs.
+//!   lanes whose index is 128 or more, which is just what `1/∞ = 0` needs.
 //! - Between rounds the state stays in that encoding (`i` in the high
 //!   nibble, `k` in the low), so each round is: split nibbles, five
-//!   inversion lookups, four output lookups (S-box and twice the S-box),
+//!   inversion lookups, six output lookups (the S-box times 1, 2 and 3),
 //!   MixColumns as three byte permutations and XORs, the round key. AES's
 //!   constant 0x63 is folded into the round keys (MixColumns maps a constant
 //!   state to itself), so every table maps 0 to 0.
@@ -42,13 +43,22 @@
 //!   ShiftRows^4 is the identity) puts the bytes in place.
 //!
 //! CBC encryption has one block in flight, so the speed is set by the chain
-//! of dependent instructions. The permutations are swizzles by index vectors
-//! held in the key schedule, not `i8x16.shuffle` with constant lanes:
-//! Cranelift compiles a constant shuffle to `vpermi2b` (3 cycles) on x86
-//! CPUs with AVX-512 VBMI, and a swizzle by a register to `pshufb` (1 cycle)
-//! plus an index fix-up that does not wait for the data. Together with
-//! carrying ShiftRows this took the cipher from 96 to 113 MiB/s on the
-//! 2-core x86_64 machine of bench/RESULTS.md.
+//! of dependent instructions, and on the x86_64 machine of bench/RESULTS.md
+//! every vector instruction on it costs 2 cycles (while two shuffles and
+//! four XORs can issue per cycle). So the round is built for a short chain:
+//! - MixColumns takes `a`, `2a` and `3a` from three pairs of output tables
+//!   and sums four permuted terms as a tree, instead of chaining.
+//! - The lookups use relaxed SIMD's swizzle (see `lanes::swizzle`): Cranelift
+//!   puts an index fix-up (`vpaddusb`) before the `pshufb` of every plain
+//!   `i8x16.swizzle`, one more step on the chain at each of the three levels
+//!   of lookups.
+//! - The permutations are swizzles by index vectors held in the key
+//!   schedule, not `i8x16.shuffle` with constant lanes: Cranelift compiles a
+//!   constant shuffle to `vpermi2b` (3 cycles) on x86 CPUs with AVX-512 VBMI.
+//!
+//! A round is then 12 steps deep. Measured in the guest: the first version
+//! ran at 96 MiB/s, carrying ShiftRows and swizzled permutations made it
+//! 115, the tree-shaped MixColumns 118 and relaxed swizzles 147.
 //!
 //! Every table is computed by `const fn` from the field definitions; the
 //! tests check the S-box this way against the one computed the textbook way
@@ -207,10 +217,9 @@ const fn affine_linear(b: u8) -> u8 {
 enum Output {
     /// `L(x⁻¹)`, in the standard basis: the last round and the key schedule.
     Plain,
-    /// `L(x⁻¹)`, encoded: the S-box of a middle round.
-    Encoded,
-    /// `2·L(x⁻¹)`, encoded: its double, for MixColumns.
-    EncodedDouble,
+    /// `c·L(x⁻¹)`, encoded: the S-box of a middle round times a MixColumns
+    /// coefficient `c`.
+    Encoded(u8),
 }
 
 /// `P[io] ^ Q[jo]` is the output for the inverse with nibbles
@@ -220,8 +229,7 @@ const fn output_tables(output: Output) -> [[u8; 16]; 2] {
         let linear = affine_linear(from_tower(inverse));
         match output {
             Output::Plain => linear,
-            Output::Encoded => encode(linear),
-            Output::EncodedDouble => encode(gf256_mul(2, linear)),
+            Output::Encoded(coefficient) => encode(gf256_mul(coefficient, linear)),
         }
     }
     let mut tables = [[0; 16]; 2];
@@ -249,8 +257,12 @@ const fn inverse_table(numerator: u8) -> [u8; 16] {
 const INV: [u8; 16] = inverse_table(1);
 const INV_A: [u8; 16] = inverse_table(A);
 const SUB_PLAIN: [[u8; 16]; 2] = output_tables(Output::Plain);
-const SUB_ENCODED: [[u8; 16]; 2] = output_tables(Output::Encoded);
-const SUB_DOUBLE: [[u8; 16]; 2] = output_tables(Output::EncodedDouble);
+/// The S-box of a middle round times 1, 2 and 3, MixColumns' coefficients.
+const SUB_TIMES: [[[u8; 16]; 2]; 3] = [
+    output_tables(Output::Encoded(1)),
+    output_tables(Output::Encoded(2)),
+    output_tables(Output::Encoded(3)),
+];
 /// `encode` is linear, so a byte is encoded by one lookup per nibble.
 const ENCODE: [[u8; 16]; 2] = {
     let mut tables = [[0; 16]; 2];
@@ -327,14 +339,33 @@ mod lanes {
         u8x16_shr(a, 4)
     }
 
-    /// `table[index]` per lane, 0 where the index is 16 or more.
+    /// `table[index]` per lane, 0 where the index is 128 or more; every
+    /// index is below 16 or at least 128 (see `swizzle`).
     pub fn lookup(table: &[u8; 16], index: V) -> V {
-        i8x16_swizzle(load(table), index)
+        swizzle(load(table), index)
     }
 
     /// `a` reordered by `order` (all indices below 16).
     pub fn permute(a: V, order: V) -> V {
-        i8x16_swizzle(a, order)
+        swizzle(a, order)
+    }
+
+    /// Relaxed SIMD's swizzle leaves only indices 16 to 127 to the host (0 or
+    /// the lane modulo 16); below 16 and from 128 up its result is fixed, and
+    /// the cipher's indices are always there (a nibble, or 0x80 "infinity"
+    /// XOR a nibble), so every host computes the same bytes. It compiles to a
+    /// bare `pshufb` on x86, where `i8x16.swizzle` needs an index fix-up first
+    /// (see the module doc).
+    #[cfg(target_feature = "relaxed-simd")]
+    fn swizzle(a: V, index: V) -> V {
+        i8x16_relaxed_swizzle(a, index)
+    }
+
+    /// Without relaxed SIMD (a guest built without `+relaxed-simd`): the same
+    /// results, slower.
+    #[cfg(not(target_feature = "relaxed-simd"))]
+    fn swizzle(a: V, index: V) -> V {
+        i8x16_swizzle(a, index)
     }
 }
 
@@ -415,14 +446,14 @@ fn output(tables: &[[u8; 16]; 2], (io, jo): (V, V)) -> V {
     lanes::xor(lanes::lookup(&tables[0], io), lanes::lookup(&tables[1], jo))
 }
 
-/// MixColumns from the substituted state `a` and its double, plus the round
-/// key: `2·a0 + 3·a1 + a2 + a3 = (2·a0 + a1) + (2·a1 + a2) + a3`, where the
-/// middle term is the first rotated by one row.
+/// MixColumns from the substituted state `a` times 1, 2 and 3 (all three
+/// from tables), plus the round key: `2·a0 + 3·a1 + a2 + a3`, each term one
+/// permute away, summed as a tree two XORs deep.
 #[inline(always)]
-fn mix_columns(a: V, double: V, [by_1, by_3]: &[V; 2], round_key: V) -> V {
-    let first = lanes::xor(double, lanes::permute(a, *by_1));
-    let last = lanes::xor(lanes::permute(a, *by_3), round_key);
-    lanes::xor(lanes::xor(first, lanes::permute(first, *by_1)), last)
+fn mix_columns([single, double, triple]: [V; 3], [by_1, by_2, by_3]: &[V; 3], round_key: V) -> V {
+    let near = lanes::xor(lanes::xor(double, round_key), lanes::permute(triple, *by_1));
+    let far = lanes::xor(lanes::permute(single, *by_2), lanes::permute(single, *by_3));
+    lanes::xor(near, far)
 }
 
 /// The S-box on a standard state, for the key schedule.
@@ -437,9 +468,9 @@ pub struct Aes256 {
     /// 1 to 13 encoded, with 0x63 added, and permuted by ShiftRows^-round
     /// like the state they meet; round 14 standard, with 0x63.
     round_keys: [V; ROUNDS + 1],
-    /// Column rotations by 1 and by 3 rows as seen through ShiftRows^r, for
+    /// Column rotations by 1, 2 and 3 rows as seen through ShiftRows^r, for
     /// the round numbers r modulo 4.
-    rotations: [[V; 2]; 4],
+    rotations: [[V; 3]; 4],
     /// ShiftRows^ROUNDS, which puts the bytes in place after the last round.
     unshift: V,
 }
@@ -461,7 +492,7 @@ impl Aes256 {
         Self {
             round_keys,
             rotations: std::array::from_fn(|power| {
-                [1, 3].map(|rows| order(rotation_seen_through(power as isize, rows)))
+                [1, 2, 3].map(|rows| order(rotation_seen_through(power as isize, rows)))
             }),
             unshift: order(compose(shift_rows(ROUNDS as isize))),
         }
@@ -474,8 +505,7 @@ impl Aes256 {
         for round in 1..ROUNDS {
             let inverse = invert(state);
             state = mix_columns(
-                output(&SUB_ENCODED, inverse),
-                output(&SUB_DOUBLE, inverse),
+                SUB_TIMES.each_ref().map(|tables| output(tables, inverse)),
                 &self.rotations[round % 4],
                 self.round_keys[round],
             );
@@ -600,15 +630,16 @@ mod tests {
     }
 
     #[test]
-    fn the_round_tables_give_the_encoded_sbox_and_its_double() {
+    fn the_round_tables_give_the_encoded_sbox_times_1_2_and_3() {
         for bytes in every_byte() {
             let inverse = invert(encode_state(lanes::load(&bytes)));
-            let single = lanes::store(output(&SUB_ENCODED, inverse));
-            let double = lanes::store(output(&SUB_DOUBLE, inverse));
-            for (n, x) in bytes.into_iter().enumerate() {
-                let linear = textbook_sbox(x) ^ 0x63;
-                assert_eq!(single[n], encode(linear), "{x:#04x}");
-                assert_eq!(double[n], encode(gf256_mul(2, linear)), "{x:#04x}");
+            for (coefficient, tables) in (1..=3).zip(&SUB_TIMES) {
+                let out = lanes::store(output(tables, inverse));
+                for (n, x) in bytes.into_iter().enumerate() {
+                    let linear = textbook_sbox(x) ^ 0x63;
+                    let expected = encode(gf256_mul(coefficient, linear));
+                    assert_eq!(out[n], expected, "{coefficient}·S({x:#04x})");
+                }
             }
         }
     }
