@@ -3,8 +3,8 @@
 //!
 //! The `aes` crate's portable backend is constant-time but bitsliced for
 //! several blocks at once; CBC encryption has one block in flight, so much of
-//! that work is wasted (40 to 59 MiB/s inside wasm, depending on the load
-//! of the machine, a third of this module's speed or less; see
+//! that work is wasted (38 to 59 MiB/s inside wasm, depending on the load
+//! of the machine, about a third of this module's speed; see
 //! bench/RESULTS.md). A byte-wise S-box table would be fast but leaks
 //! through the cache. What wasm offers instead is
 //! `i8x16.swizzle`: a lookup in a 16-byte table held in a register, for all
@@ -58,7 +58,7 @@
 //!
 //! A round is then 12 steps deep. Measured in the guest: the first version
 //! ran at 96 MiB/s, carrying ShiftRows and swizzled permutations made it
-//! 115, the tree-shaped MixColumns 118 and relaxed swizzles 147.
+//! 115, the tree-shaped MixColumns 118 and relaxed swizzles 147 to 152.
 //!
 //! Every table is computed by `const fn` from the field definitions; the
 //! tests check the S-box this way against the one computed the textbook way
