@@ -1,6 +1,7 @@
 """One guest everywhere: the arm64 build under qemu and a host we did not
 write (jco on Node) make exactly the bytes the native x86_64 binary makes."""
 
+import functools
 import os
 import shutil
 import subprocess
@@ -108,6 +109,7 @@ def transpiled(cli, tmp_path_factory) -> Path:
     shutil.rmtree(out, ignore_errors=True)
 
 
+@functools.cache
 def node() -> list:
     """Node, with relaxed SIMD (Wasm 3.0, which the guest's AES uses) turned on
     where it is still behind a flag: Node 20 and older; Node 22 ships it."""

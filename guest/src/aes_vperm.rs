@@ -355,17 +355,10 @@ mod lanes {
     /// the cipher's indices are always there (a nibble, or 0x80 "infinity"
     /// XOR a nibble), so every host computes the same bytes. It compiles to a
     /// bare `pshufb` on x86, where `i8x16.swizzle` needs an index fix-up first
-    /// (see the module doc).
-    #[cfg(target_feature = "relaxed-simd")]
+    /// (see the module doc). The guest is built with `+relaxed-simd`
+    /// (host/build.rs).
     fn swizzle(a: V, index: V) -> V {
         i8x16_relaxed_swizzle(a, index)
-    }
-
-    /// Without relaxed SIMD (a guest built without `+relaxed-simd`): the same
-    /// results, slower.
-    #[cfg(not(target_feature = "relaxed-simd"))]
-    fn swizzle(a: V, index: V) -> V {
-        i8x16_swizzle(a, index)
     }
 }
 
