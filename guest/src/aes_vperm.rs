@@ -491,10 +491,10 @@ impl Aes256 {
         }
     }
 
-    /// Encrypts one block.
+    /// The rounds on an encoded state, up to the last round's inverse
+    /// (`(io, jo)`), from which `ciphertext` and `encoded_chain` finish.
     #[inline(always)]
-    pub fn encrypt(&self, block: V) -> V {
-        let mut state = encode_state(lanes::xor(block, self.round_keys[0]));
+    fn rounds(&self, mut state: V) -> (V, V) {
         for round in 1..ROUNDS {
             let inverse = invert(state);
             state = mix_columns(
@@ -503,20 +503,52 @@ impl Aes256 {
                 self.round_keys[round],
             );
         }
-        let last = output(&SUB_PLAIN, invert(state));
+        invert(state)
+    }
+
+    /// The last round's output: the ciphertext block.
+    #[inline(always)]
+    fn ciphertext(&self, inverse: (V, V)) -> V {
+        let last = output(&SUB_PLAIN, inverse);
         lanes::xor(lanes::permute(last, self.unshift), self.round_keys[ROUNDS])
+    }
+
+    /// The last round's output in the rounds' encoding, without the last
+    /// round key: `encode(ciphertext ^ last key)`, the previous block's share
+    /// of the next block's encoded state (see `encrypt_cbc`).
+    #[inline(always)]
+    fn encoded_chain(&self, inverse: (V, V)) -> V {
+        lanes::permute(output(&SUB_TIMES[0], inverse), self.unshift)
+    }
+
+    /// Encrypts one block.
+    #[cfg(test)]
+    fn encrypt(&self, block: V) -> V {
+        self.ciphertext(self.rounds(encode_state(lanes::xor(block, self.round_keys[0]))))
     }
 
     /// CBC over whole blocks in place, chaining from `iv` (updated to the
     /// last ciphertext block).
+    ///
+    /// A block's state is `encode(plain ^ previous ciphertext ^ first key)`.
+    /// `encode` is linear, so that is `encode(plain ^ first key ^ last key)`,
+    /// computed beside the chain, XOR `encode(previous ciphertext ^ last
+    /// key)`, which the last round gives directly from its tables. So the
+    /// chain from one block to the next is one XOR, where encoding the
+    /// ciphertext would add five dependent steps.
     pub fn encrypt_cbc(&self, iv: &mut [u8; 16], data: &mut [u8]) {
-        let mut chain = lanes::load(iv);
+        let outer_keys = lanes::xor(self.round_keys[0], self.round_keys[ROUNDS]);
+        let mut ciphertext = lanes::load(iv);
+        let mut chain = encode_state(lanes::xor(ciphertext, self.round_keys[ROUNDS]));
         for block in data.chunks_exact_mut(16) {
             let plain = lanes::load(&(*block).try_into().expect("16 bytes"));
-            chain = self.encrypt(lanes::xor(plain, chain));
-            block.copy_from_slice(&lanes::store(chain));
+            let own = encode_state(lanes::xor(plain, outer_keys));
+            let inverse = self.rounds(lanes::xor(own, chain));
+            ciphertext = self.ciphertext(inverse);
+            chain = self.encoded_chain(inverse);
+            block.copy_from_slice(&lanes::store(ciphertext));
         }
-        *iv = lanes::store(chain);
+        *iv = lanes::store(ciphertext);
     }
 }
 
