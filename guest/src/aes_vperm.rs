@@ -56,9 +56,18 @@
 //!   schedule, not `i8x16.shuffle` with constant lanes: Cranelift compiles a
 //!   constant shuffle to `vpermi2b` (3 cycles) on x86 CPUs with AVX-512 VBMI.
 //!
+//! - Between blocks, the last round hands the next block its state already
+//!   encoded, so the chain from block to block is one XOR (`encrypt_cbc`).
+//!
 //! A round is then 12 steps deep. Measured in the guest: the first version
 //! ran at 96 MiB/s, carrying ShiftRows and swizzled permutations made it
-//! 115, the tree-shaped MixColumns 118 and relaxed swizzles 147 to 152.
+//! 115, the tree-shaped MixColumns 118, relaxed swizzles 147 to 152 and the
+//! encoded chain between blocks 153 to 160 (the stage bench, interleaved
+//! with the `aes` crate). What did not pay: keeping the state as two nibble
+//! vectors (10 steps deep on paper, but twice the lookups, 27 shuffles a
+//! round on two shuffle ports, and LLVM's reassociation turns its XOR trees
+//! into chains: 124 to 136); carrying `j = i ^ k` from tables of its own
+//! (11 steps, 14 more operations a round: within noise of this version).
 //!
 //! Every table is computed by `const fn` from the field definitions; the
 //! tests check the S-box this way against the one computed the textbook way

@@ -6,7 +6,8 @@
 //! the block sealer (gzip framing, AES-256-CBC, SHA-256) over its output.
 //! From the stage component (`bench/stages`: the guest's own code, exported
 //! function by function): AES-256-CBC with the guest's AES and with the `aes`
-//! crate's, and SHA-256, each alone. With a third argument, the sealing
+//! crate's (timed interleaved, call by call), and SHA-256, each alone. With a
+//! third argument, the sealing
 //! guest's stages again on that build (the benchmark passes one that
 //! encrypts with the `aes` crate).
 
@@ -14,7 +15,7 @@ use publish_artifact::guest::DeflateBlock;
 use publish_artifact::runtime::{Runtime, Sandbox, new_store};
 use publish_artifact::secrets::Key;
 use std::io::Read;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use wasmtime::component::Component;
 
 mod stages {
@@ -41,6 +42,27 @@ fn speed(data: &[u8], mut stage: impl FnMut(&[u8]) -> anyhow::Result<()>) -> any
         stage(chunk)?;
     }
     Ok(mib_per_s(data.len(), started))
+}
+
+/// Runs each stage over the data, alternating between them 1 MiB call by
+/// call, so that all see the same machine: on a shared runner the load
+/// drifts over seconds, and stages timed one after the other would carry
+/// that drift into their ratio. MiB/s of each.
+fn interleaved_speeds<S>(
+    store: &mut S,
+    data: &[u8],
+    stages: &[&dyn Fn(&mut S, &[u8]) -> anyhow::Result<()>],
+) -> anyhow::Result<Vec<f64>> {
+    let mut elapsed = vec![Duration::ZERO; stages.len()];
+    for chunk in data.chunks(BLOCK) {
+        for (stage, elapsed) in stages.iter().zip(&mut elapsed) {
+            let started = Instant::now();
+            stage(store, chunk)?;
+            *elapsed += started.elapsed();
+        }
+    }
+    let mib = data.len() as f64 / (1024.0 * 1024.0);
+    Ok(elapsed.iter().map(|e| mib / e.as_secs_f64()).collect())
 }
 
 fn main() -> anyhow::Result<()> {
@@ -94,14 +116,22 @@ fn single_stages(runtime: &Runtime, wasm: &[u8], data: &[u8]) -> anyhow::Result<
     let component = Component::new(runtime.engine(), wasm)?;
     let mut store = new_store(runtime.engine(), Sandbox::new());
     let stages = stages::Stages::instantiate(&mut store, &component, runtime.linker())?;
-    let vperm = speed(data, |chunk| {
-        stages.call_encrypt_vperm(&mut store, &KEY, &IV, chunk)?;
-        Ok(())
-    })?;
-    let aes_crate = speed(data, |chunk| {
-        stages.call_encrypt_aes_crate(&mut store, &KEY, &IV, chunk)?;
-        Ok(())
-    })?;
+    let [vperm, aes_crate] = interleaved_speeds(
+        &mut store,
+        data,
+        &[
+            &|store, chunk| {
+                stages.call_encrypt_vperm(store, &KEY, &IV, chunk)?;
+                Ok(())
+            },
+            &|store, chunk| {
+                stages.call_encrypt_aes_crate(store, &KEY, &IV, chunk)?;
+                Ok(())
+            },
+        ],
+    )?[..] else {
+        unreachable!("two stages, two speeds")
+    };
     let sha256 = speed(data, |chunk| {
         stages.call_sha256(&mut store, chunk)?;
         Ok(())
