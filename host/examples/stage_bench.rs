@@ -44,6 +44,9 @@ fn speed(data: &[u8], mut stage: impl FnMut(&[u8]) -> anyhow::Result<()>) -> any
     Ok(mib_per_s(data.len(), started))
 }
 
+/// One stage called on one chunk, given the store it runs in.
+type Stage<'a, S> = dyn Fn(&mut S, &[u8]) -> anyhow::Result<()> + 'a;
+
 /// Runs each stage over the data, alternating between them 1 MiB call by
 /// call, so that all see the same machine: on a shared runner the load
 /// drifts over seconds, and stages timed one after the other would carry
@@ -51,7 +54,7 @@ fn speed(data: &[u8], mut stage: impl FnMut(&[u8]) -> anyhow::Result<()>) -> any
 fn interleaved_speeds<S>(
     store: &mut S,
     data: &[u8],
-    stages: &[&dyn Fn(&mut S, &[u8]) -> anyhow::Result<()>],
+    stages: &[&Stage<'_, S>],
 ) -> anyhow::Result<Vec<f64>> {
     let mut elapsed = vec![Duration::ZERO; stages.len()];
     for chunk in data.chunks(BLOCK) {
