@@ -6,10 +6,9 @@
 //! the block sealer (gzip framing, AES-256-CBC, SHA-256) over its output.
 //! From the stage component (`bench/stages`: the guest's own code, exported
 //! function by function): AES-256-CBC with the guest's AES and with the `aes`
-//! crate's (timed interleaved, call by call), and SHA-256, each alone. With a
-//! third argument, the sealing
-//! guest's stages again on that build (the benchmark passes one that
-//! encrypts with the `aes` crate).
+//! crate's, and SHA-256, each alone, timed interleaved call by call. With a
+//! third argument, the sealing guest's stages again on that build (the
+//! benchmark passes one that encrypts with the `aes` crate).
 
 use publish_artifact::guest::DeflateBlock;
 use publish_artifact::runtime::{Runtime, Sandbox, new_store};
@@ -31,41 +30,31 @@ const SAMPLE: u64 = 256 << 20;
 const KEY: [u8; 32] = [7; 32];
 const IV: [u8; 16] = [9; 16];
 
-fn mib_per_s(bytes: usize, started: Instant) -> f64 {
-    bytes as f64 / (1024.0 * 1024.0) / started.elapsed().as_secs_f64()
-}
-
-/// Runs `stage` over the data in 1 MiB calls; MiB/s.
-fn speed(data: &[u8], mut stage: impl FnMut(&[u8]) -> anyhow::Result<()>) -> anyhow::Result<f64> {
-    let started = Instant::now();
-    for chunk in data.chunks(BLOCK) {
-        stage(chunk)?;
-    }
-    Ok(mib_per_s(data.len(), started))
+fn mib_per_s(bytes: usize, elapsed: Duration) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0) / elapsed.as_secs_f64()
 }
 
 /// One stage called on one chunk, given the store it runs in.
-type Stage<'a, S> = dyn Fn(&mut S, &[u8]) -> anyhow::Result<()> + 'a;
+type Stage<'a, S> = dyn FnMut(&mut S, &[u8]) -> anyhow::Result<()> + 'a;
 
-/// Runs each stage over the data, alternating between them 1 MiB call by
-/// call, so that all see the same machine: on a shared runner the load
-/// drifts over seconds, and stages timed one after the other would carry
-/// that drift into their ratio. MiB/s of each.
-fn interleaved_speeds<S>(
+/// Runs each stage over the data in 1 MiB calls, alternating between the
+/// stages call by call, so that all see the same machine: on a shared runner
+/// the load drifts over seconds, and stages timed one after the other would
+/// carry that drift into their ratio. MiB/s of each.
+fn speeds<S, const N: usize>(
     store: &mut S,
     data: &[u8],
-    stages: &[&Stage<'_, S>],
-) -> anyhow::Result<Vec<f64>> {
-    let mut elapsed = vec![Duration::ZERO; stages.len()];
+    mut stages: [&mut Stage<'_, S>; N],
+) -> anyhow::Result<[f64; N]> {
+    let mut elapsed = [Duration::ZERO; N];
     for chunk in data.chunks(BLOCK) {
-        for (stage, elapsed) in stages.iter().zip(&mut elapsed) {
+        for (stage, elapsed) in stages.iter_mut().zip(&mut elapsed) {
             let started = Instant::now();
             stage(store, chunk)?;
             *elapsed += started.elapsed();
         }
     }
-    let mib = data.len() as f64 / (1024.0 * 1024.0);
-    Ok(elapsed.iter().map(|e| mib / e.as_secs_f64()).collect())
+    Ok(elapsed.map(|elapsed| mib_per_s(data.len(), elapsed)))
 }
 
 fn main() -> anyhow::Result<()> {
@@ -94,13 +83,17 @@ fn sealing_stages(runtime: &Runtime, plaintext: &[u8]) -> anyhow::Result<()> {
     let mut guest = runtime.instantiate()?;
     let mut blocks: Vec<DeflateBlock> = Vec::new();
     let mut offset = 0usize;
-    let gzip = speed(plaintext, |chunk| {
-        let dictionary = &plaintext[offset.saturating_sub(WINDOW)..offset];
-        offset += chunk.len();
-        let last = offset == plaintext.len();
-        blocks.push(guest.compress_block(6, dictionary, chunk, last)?);
-        Ok(())
-    })?;
+    let [gzip] = speeds(
+        &mut guest,
+        plaintext,
+        [&mut |guest, chunk| {
+            let dictionary = &plaintext[offset.saturating_sub(WINDOW)..offset];
+            offset += chunk.len();
+            let last = offset == plaintext.len();
+            blocks.push(guest.compress_block(6, dictionary, chunk, last)?);
+            Ok(())
+        }],
+    )?;
     println!("  gzip -6 (compress-block):              {gzip:7.1} MiB/s of plaintext");
 
     let compressed: usize = blocks.iter().map(|b| b.data.len()).sum();
@@ -110,7 +103,7 @@ fn sealing_stages(runtime: &Runtime, plaintext: &[u8]) -> anyhow::Result<()> {
         sealer.push(block)?;
     }
     sealer.finish()?;
-    let sealing = mib_per_s(compressed, started);
+    let sealing = mib_per_s(compressed, started.elapsed());
     println!("  AES-256-CBC + SHA-256 (block-sealer):  {sealing:7.1} MiB/s of gzip data");
     Ok(())
 }
@@ -119,26 +112,24 @@ fn single_stages(runtime: &Runtime, wasm: &[u8], data: &[u8]) -> anyhow::Result<
     let component = Component::new(runtime.engine(), wasm)?;
     let mut store = new_store(runtime.engine(), Sandbox::new());
     let stages = stages::Stages::instantiate(&mut store, &component, runtime.linker())?;
-    let [vperm, aes_crate] = interleaved_speeds(
+    let [vperm, aes_crate, sha256] = speeds(
         &mut store,
         data,
-        &[
-            &|store, chunk| {
+        [
+            &mut |store, chunk| {
                 stages.call_encrypt_vperm(store, &KEY, &IV, chunk)?;
                 Ok(())
             },
-            &|store, chunk| {
+            &mut |store, chunk| {
                 stages.call_encrypt_aes_crate(store, &KEY, &IV, chunk)?;
                 Ok(())
             },
+            &mut |store, chunk| {
+                stages.call_sha256(store, chunk)?;
+                Ok(())
+            },
         ],
-    )?[..] else {
-        unreachable!("two stages, two speeds")
-    };
-    let sha256 = speed(data, |chunk| {
-        stages.call_sha256(&mut store, chunk)?;
-        Ok(())
-    })?;
+    )?;
     println!("  AES-256-CBC alone, vector-permute AES: {vperm:7.1} MiB/s");
     println!("  AES-256-CBC alone, `aes` crate:        {aes_crate:7.1} MiB/s");
     println!("  SHA-256 alone:                         {sha256:7.1} MiB/s");
