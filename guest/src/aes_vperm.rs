@@ -3,9 +3,9 @@
 //!
 //! The `aes` crate's portable backend is constant-time but bitsliced for
 //! several blocks at once; CBC encryption has one block in flight, so much of
-//! that work is wasted (38 to 59 MiB/s inside wasm, depending on the load
-//! of the machine, about a third of this module's speed; see
-//! bench/RESULTS.md). A byte-wise S-box table would be fast but leaks
+//! that work is wasted (34 to 58 MiB/s inside wasm, depending on the load
+//! of the machine, a quarter to a third of this module's speed; see the
+//! README's Speed section). A byte-wise S-box table would be fast but leaks
 //! through the cache. What wasm offers instead is
 //! `i8x16.swizzle`: a lookup in a 16-byte table held in a register, for all
 //! sixteen lanes at once (`pshufb` on x86, `tbl` on arm64). So the S-box is
@@ -67,7 +67,11 @@
 //! vectors (10 steps deep on paper, but twice the lookups, 27 shuffles a
 //! round on two shuffle ports, and LLVM's reassociation turns its XOR trees
 //! into chains: 124 to 136); carrying `j = i ^ k` from tables of its own
-//! (11 steps, 14 more operations a round: within noise of this version).
+//! (11 steps on paper; LLVM turned one of its XOR trees into a chain, which
+//! made it 12, and with the tree held in shape by a second use, 11 steps
+//! but 142 to 145 against this version's 145 to 147 in the same run: 23
+//! shuffles and 21 spill moves a round instead of 14 and 3, so a shorter
+//! chain no longer sets the pace).
 //!
 //! Every table is computed by `const fn` from the field definitions; the
 //! tests check the S-box this way against the one computed the textbook way
