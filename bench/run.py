@@ -38,9 +38,10 @@ def tool() -> Path:
 
 def wasm_build(package: str, features: list, name: str) -> Path:
     """A component built the way host/build.rs builds the guest (the `guest`
-    profile, simd128 and relaxed SIMD), in a target directory of its own."""
+    profile, the target's flags from .cargo/config.toml, which flags in the
+    environment would replace), in a target directory of its own."""
     out = target_dir() / f"bench-{name}"
-    env = dict(os.environ, CARGO_ENCODED_RUSTFLAGS="-Ctarget-feature=+simd128,+relaxed-simd")
+    env = {k: v for k, v in os.environ.items() if k not in ("RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS")}
     subprocess.run(["cargo", "build", "--quiet", "--locked", "-p", package, "--profile", "guest",
                     "--target", "wasm32-wasip2", "--target-dir", str(out), *features],
                    env=env, check=True, cwd=ROOT)

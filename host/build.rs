@@ -7,20 +7,24 @@ use std::env;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// The guest's target. Its code generation flags (`simd128`, relaxed SIMD)
+/// are set for this target in .cargo/config.toml; `build_guest` adds path
+/// remapping, which keeps the bytes independent of where the source and the
+/// registry sit.
 const GUEST_TARGET: &str = "wasm32-wasip2";
-/// Flags that shape the guest's bytes: `simd128` lets zlib-rs use wasm's
-/// vector instructions, `relaxed-simd` gives the AES its fast swizzle (see
-/// guest/src/aes_vperm.rs; it makes Wasm 3.0's relaxed SIMD a requirement of
-/// the host). `build_guest` adds path remapping, which keeps the bytes
-/// independent of where the source and the registry sit.
-const GUEST_RUSTFLAGS: &[&str] = &["-Ctarget-feature=+simd128,+relaxed-simd"];
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let root = manifest_dir.parent().expect("host/ sits in the workspace");
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo"));
 
-    for path in ["guest", "wit", "Cargo.lock", "Cargo.toml"] {
+    for path in [
+        "guest",
+        "wit",
+        "Cargo.lock",
+        "Cargo.toml",
+        ".cargo/config.toml",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(path).display());
     }
     println!("cargo:rerun-if-env-changed=RUSTUP_TOOLCHAIN");
@@ -82,15 +86,13 @@ fn build_guest(root: &Path, target_dir: &Path) -> PathBuf {
         .map(PathBuf::from)
         .or_else(|| env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")))
         .expect("CARGO_HOME or HOME is set");
-    let mut flags: Vec<String> = GUEST_RUSTFLAGS.iter().map(|f| f.to_string()).collect();
-    flags.push(format!(
-        "--remap-path-prefix={}=/publish-artifact",
-        root.display()
-    ));
-    flags.push(format!(
-        "--remap-path-prefix={}=/cargo",
-        cargo_home.display()
-    ));
+    // Appended by cargo to the target's rustflags in .cargo/config.toml.
+    let remaps = [
+        (root, "/publish-artifact"),
+        (cargo_home.as_path(), "/cargo"),
+    ]
+    .map(|(from, to)| toml_string(&format!("--remap-path-prefix={}={to}", from.display())));
+    let rustflags = format!("target.{GUEST_TARGET}.rustflags=[{}]", remaps.join(", "));
 
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut command = Command::new(cargo);
@@ -100,12 +102,14 @@ fn build_guest(root: &Path, target_dir: &Path) -> PathBuf {
         .args(["--profile", "guest", "--target", GUEST_TARGET])
         .arg("--target-dir")
         .arg(target_dir)
-        .env("CARGO_ENCODED_RUSTFLAGS", flags.join("\x1f"));
+        .args(["--config", &rustflags]);
     // What the outer build set for the host's own compilation must not leak
-    // into the guest's (clippy's wrapper, host flags, profile overrides).
+    // into the guest's (clippy's wrapper, host flags, profile overrides);
+    // flags in the environment would also replace the config's.
     for (name, _) in env::vars_os() {
         let name = name.to_string_lossy();
         if name == "RUSTFLAGS"
+            || name == "CARGO_ENCODED_RUSTFLAGS"
             || name == "RUSTC_WORKSPACE_WRAPPER"
             || name.starts_with("CARGO_PROFILE_")
             || name.starts_with("CARGO_BUILD_")
@@ -120,6 +124,23 @@ fn build_guest(root: &Path, target_dir: &Path) -> PathBuf {
         .join(GUEST_TARGET)
         .join("guest")
         .join("publish_artifact_guest.wasm")
+}
+
+/// `text` as a TOML basic string, for `cargo --config`.
+fn toml_string(text: &str) -> String {
+    let mut quoted = String::from('"');
+    for c in text.chars() {
+        match c {
+            '"' | '\\' => {
+                quoted.push('\\');
+                quoted.push(c);
+            }
+            c if c.is_control() => quoted.push_str(&format!("\\u{:04X}", u32::from(c))),
+            c => quoted.push(c),
+        }
+    }
+    quoted.push('"');
+    quoted
 }
 
 /// `package publish-artifact:seal@0.1.0;` -> `publish-artifact:seal@0.1.0`.
