@@ -21,8 +21,8 @@ fn as_blocks(bytes: &mut [u8]) -> &mut [Block] {
 }
 
 /// CBC encryption of whole blocks. In the wasm guest: the vector-permute AES
-/// of `aes_vperm`, nearly three times the `aes` crate's speed there (see
-/// bench/RESULTS.md); the `aes-crate` feature switches back for comparison.
+/// of `aes_vperm`, three to four times the `aes` crate's speed there (about
+/// 2.7 on an idle machine; see the README's Speed section); the `aes-crate` feature switches back for comparison.
 /// Natively (unit tests): the `aes` crate.
 #[cfg(all(target_arch = "wasm32", not(feature = "aes-crate")))]
 struct CbcBlocks {
