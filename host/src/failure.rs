@@ -17,7 +17,6 @@
 //! that follows a signal as the signal's code (see `interrupt`).
 
 use std::fmt;
-use std::process::ExitCode;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Class {
@@ -58,10 +57,6 @@ impl Failure {
             class,
             error: error.into(),
         }
-    }
-
-    pub fn exit_code(&self) -> ExitCode {
-        ExitCode::from(self.class.exit_code())
     }
 }
 

@@ -114,6 +114,25 @@ fn write_stderr(text: &str) {
     }
 }
 
+/// Makes sure the process ends within `limit` of returning from `main`
+/// with `code`. Exiting runs code that is not ours (atexit handlers, the C
+/// library's stream flushing, destructors of linked C libraries), and one
+/// run of issue #14 printed its error and never exited; whatever holds an
+/// exit up, this ends the process anyway.
+pub fn exit_within(limit: std::time::Duration, code: u8) {
+    let watchdog = std::thread::Builder::new()
+        .name("exit-watchdog".into())
+        .spawn(move || {
+            std::thread::sleep(limit);
+            write_stderr("publish-artifact: exiting took too long; forcing it\n");
+            // SAFETY: `_exit` ends the process at once, which is the point.
+            unsafe { libc::_exit(i32::from(code)) }
+        });
+    if let Err(err) = watchdog {
+        tracing::debug!("no exit watchdog: {err}");
+    }
+}
+
 /// The signal received so far, if any.
 pub fn received() -> Option<Interrupted> {
     match RECEIVED.load(Ordering::SeqCst) {

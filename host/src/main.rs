@@ -2,6 +2,7 @@ use clap::Parser;
 use publish_artifact::cli::{Cli, Command, version_text};
 use publish_artifact::{commands, interrupt};
 use std::process::ExitCode;
+use std::time::Duration;
 
 fn main() -> ExitCode {
     publish_artifact::logging::init();
@@ -24,17 +25,19 @@ fn main() -> ExitCode {
         Some(Command::Selftest) => commands::selftest::run(),
         Some(Command::Guest(command)) => commands::guest::run(command),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
+    let code = match result {
+        Ok(()) => 0,
         Err(failure) => {
             eprintln!("error: {failure}");
             // Whatever a command failed with after a signal, the signal is
             // why: the caller sees 128 + its number, as for a process the
             // signal had ended.
             match interrupt::received() {
-                Some(signal) => ExitCode::from(signal.exit_code()),
-                None => failure.exit_code(),
+                Some(signal) => signal.exit_code(),
+                None => failure.class.exit_code(),
             }
         }
-    }
+    };
+    interrupt::exit_within(Duration::from_secs(5), code);
+    ExitCode::from(code)
 }
