@@ -18,6 +18,7 @@ class Request:
     path: str
     headers: dict
     body: bytes
+    status: int = 0  # what it was answered; 0 while (or if never) answered
 
     def json(self):
         return json.loads(self.body)
@@ -34,10 +35,10 @@ class AdminApi:
             def do_POST(self):
                 length = int(self.headers.get("Content-Length", 0))
                 body = self.rfile.read(length)
+                request = Request("POST", self.path, {k.lower(): v for k, v in self.headers.items()},
+                                  body)
                 with api.lock:
-                    api.requests.append(
-                        Request("POST", self.path, {k.lower(): v for k, v in self.headers.items()}, body)
-                    )
+                    api.requests.append(request)
                     count = len(api.requests)
                     mode = api.mode
                 status = {
@@ -55,6 +56,7 @@ class AdminApi:
                     return
                 if mode.startswith("slow-"):
                     time.sleep(SLOW)
+                request.status = status
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 reply = b'{"id": 1}' if status < 300 else b'{"error": "no"}'
@@ -80,6 +82,11 @@ class AdminApi:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+    @property
+    def stored(self) -> list:
+        """The requests answered with success: the rows the admin API keeps."""
+        return [r for r in self.requests if 200 <= r.status < 300]
 
     def reset(self, mode: str = "ok") -> None:
         with self.lock:

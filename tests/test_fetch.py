@@ -2,7 +2,10 @@
 through a flaky HTTP server, Garage's web endpoint and the S3 API."""
 
 import json
+import signal
+import subprocess
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -13,11 +16,13 @@ from conftest import BLOCK, mixed_data, publish_args
 class ObjectServer:
     """Serves one object over HTTP. `mode`: `ok`, `drop-once` (the first
     response stops halfway and the connection is closed), `ignore-range`
-    (drops once, then answers every request with the whole object)."""
+    (drops once, then answers every request with the whole object), `slow`
+    (16 KiB every 50 ms; `sent` counts the bytes)."""
 
     def __init__(self, obj: bytes, mode: str = "ok"):
         self.obj, self.mode = obj, mode
         self.ranges = []
+        self.sent = 0
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -48,6 +53,13 @@ class ObjectServer:
                     self.wfile.flush()
                     self.close_connection = True
                     self.connection.shutdown(2)
+                    return
+                if server.mode == "slow":
+                    for at in range(0, len(body), 16 << 10):
+                        self.wfile.write(body[at:at + (16 << 10)])
+                        self.wfile.flush()
+                        server.sent += 16 << 10
+                        time.sleep(0.05)
                     return
                 self.wfile.write(body)
 
@@ -80,6 +92,32 @@ def fetch(cli, tmp_path, url, sha, key, env=None):
     out = tmp_path / "restored"
     run = cli("fetch", "--url", url, "--sha256", sha, "--key-file", key, "--out", out, env=env)
     return run, out
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=lambda s: s.name)
+def test_a_signal_stops_a_fetch_and_leaves_no_output(cli, tmp_path, sealed, sig):
+    _, obj, key, sha = sealed
+    server = ObjectServer(obj, "slow")
+    try:
+        before = set(tmp_path.iterdir())
+        process = subprocess.Popen(
+            [str(cli.binary), "fetch", "--url", server.url, "--sha256", sha, "--key-file", str(key),
+             "--out", str(tmp_path / "restored")],
+            env=cli.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL, text=True)
+        deadline = time.monotonic() + 30
+        while server.sent < (256 << 10):
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.02)
+        assert set(tmp_path.iterdir()) != before, "the output's temporary file should exist by now"
+        sent = time.monotonic()
+        process.send_signal(sig)
+        _, stderr = process.communicate(timeout=30)
+        assert process.returncode == 128 + sig, stderr
+        assert time.monotonic() - sent < 5
+        assert set(tmp_path.iterdir()) == before, "a partial output was left"
+    finally:
+        server.stop()
 
 
 @pytest.mark.parametrize("mode", ["ok", "drop-once", "ignore-range"])

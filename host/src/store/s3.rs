@@ -406,7 +406,7 @@ where
                     "{action}: the multipart upload is gone (HTTP {status} NoSuchUpload): \
                      it was aborted, or another writer replaced the object"
                 ),
-                (404, "" | "NoSuchBucket") | (_, "NoSuchBucket") => {
+                (404, "" | "NotFound") | (_, "NoSuchBucket") => {
                     format!("{action}: bucket {bucket} does not exist at {endpoint}")
                 }
                 (_, "AuthorizationHeaderMalformed") | (400, "") => format!(

@@ -423,9 +423,9 @@ mod tests {
     }
 
     #[test]
-    fn content_md5_is_rfc_1864() {
-        // RFC 1864's own example is for "Check Integrity!".
-        assert_eq!(content_md5(b"Check Integrity!"), "CY9rzUYh03PK3k6DJie09g==");
+    fn content_md5_is_base64_of_the_md5() {
+        // From Python: base64.b64encode(hashlib.md5(b"Check Integrity!").digest())
+        assert_eq!(content_md5(b"Check Integrity!"), "nwqq6b6ua/tTDk7B5M184w==");
     }
 
     #[test]
