@@ -284,7 +284,16 @@ mod tests {
         assert_eq!(parse_age("30m"), Ok(Duration::from_secs(1800)));
         assert_eq!(parse_age("24h"), Ok(Duration::from_secs(86400)));
         assert_eq!(parse_age("7d"), Ok(Duration::from_secs(7 * 86400)));
-        for bad in ["", "h", "24", "24 h", "1.5h", "-1h", "24hours", "99999999999999999999d"] {
+        for bad in [
+            "",
+            "h",
+            "24",
+            "24 h",
+            "1.5h",
+            "-1h",
+            "24hours",
+            "99999999999999999999d",
+        ] {
             assert!(parse_age(bad).is_err(), "{bad}");
         }
     }

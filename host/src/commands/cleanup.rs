@@ -15,15 +15,20 @@ pub fn run(args: &CleanupArgs) -> Result<(), Failure> {
     let tokio = async_runtime()?;
     let bucket = Bucket::new(&s3);
     let found = tokio
-        .block_on(interrupt::guard(leftovers(&bucket, &args.prefix, args.older_than)))
+        .block_on(interrupt::guard(leftovers(
+            &bucket,
+            &args.prefix,
+            args.older_than,
+        )))
         .class(Class::Storage)?
         .class(Class::Storage)?;
     let age = humanize(args.older_than.as_secs());
     let mut failed = 0;
     for upload in &found {
-        let started = upload
-            .age_seconds
-            .map_or_else(|| "at an unknown time".into(), |s| format!("{} ago", humanize(s)));
+        let started = upload.age_seconds.map_or_else(
+            || "at an unknown time".into(),
+            |s| format!("{} ago", humanize(s)),
+        );
         if args.dry_run {
             println!(
                 "would abort {} (upload {}, started {started})",
@@ -32,7 +37,9 @@ pub fn run(args: &CleanupArgs) -> Result<(), Failure> {
             continue;
         }
         let aborted = tokio
-            .block_on(interrupt::guard(bucket.abort(&upload.key, &upload.upload_id)))
+            .block_on(interrupt::guard(
+                bucket.abort(&upload.key, &upload.upload_id),
+            ))
             .class(Class::Storage)?;
         match aborted {
             Ok(()) => println!(
@@ -41,11 +48,18 @@ pub fn run(args: &CleanupArgs) -> Result<(), Failure> {
             ),
             Err(err) => {
                 failed += 1;
-                eprintln!("could not abort {} (upload {}): {err:#}", upload.key, upload.upload_id);
+                eprintln!(
+                    "could not abort {} (upload {}): {err:#}",
+                    upload.key, upload.upload_id
+                );
             }
         }
     }
-    let verb = if args.dry_run { "would abort" } else { "aborted" };
+    let verb = if args.dry_run {
+        "would abort"
+    } else {
+        "aborted"
+    };
     eprintln!(
         "{} incomplete upload(s) under `{}` started over {age} ago in bucket {}: {verb} {}",
         found.len(),

@@ -142,20 +142,21 @@ pub fn open_object(
     // A signal stops the read, and the pipeline with it; the caller's
     // output is then never committed.
     let mut input = Checked(input);
-    let report = crate::sealing::pipeline::open(&runtime, &mut input, key, sha256, progress, &mut |bytes| {
-        plaintext_hash.update(bytes);
-        sink(bytes)
-    })
-    .map_err(|err| {
-        let class = match &err {
-            crate::sealing::pipeline::PipelineError::Input(_) => read_class,
-            other => crate::failure::pipeline_class(other, Class::Integrity, Class::Output),
-        };
-        Failure::new(
-            class,
-            anyhow::Error::new(err).context(format!("cannot open {source}")),
-        )
-    })?;
+    let report =
+        crate::sealing::pipeline::open(&runtime, &mut input, key, sha256, progress, &mut |bytes| {
+            plaintext_hash.update(bytes);
+            sink(bytes)
+        })
+        .map_err(|err| {
+            let class = match &err {
+                crate::sealing::pipeline::PipelineError::Input(_) => read_class,
+                other => crate::failure::pipeline_class(other, Class::Integrity, Class::Output),
+            };
+            Failure::new(
+                class,
+                anyhow::Error::new(err).context(format!("cannot open {source}")),
+            )
+        })?;
     Ok(OpenedSummary {
         source,
         plaintext: None,

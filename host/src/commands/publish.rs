@@ -225,7 +225,11 @@ pub fn run(args: &PublishArgs) -> Result<(), Failure> {
         &sha256[..16],
         (finished - started).as_secs_f64(),
         mib_per_second(summary.plaintext_length, report.elapsed),
-        if replaced { ", replacing the previous object" } else { "" },
+        if replaced {
+            ", replacing the previous object"
+        } else {
+            ""
+        },
     );
     if args.json {
         let receipt = Receipt {
@@ -256,9 +260,7 @@ pub fn run(args: &PublishArgs) -> Result<(), Failure> {
 }
 
 /// A request to S3 that a signal cuts short.
-async fn stoppable<T>(
-    request: impl Future<Output = anyhow::Result<T>>,
-) -> anyhow::Result<T> {
+async fn stoppable<T>(request: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
     interrupt::guard(request).await?
 }
 

@@ -49,10 +49,17 @@ impl StableInput {
 
     fn changed(&self, now: &Metadata) -> Option<String> {
         if now.len() != self.length {
-            return Some(format!("{} bytes at the start, {} now", self.length, now.len()));
+            return Some(format!(
+                "{} bytes at the start, {} now",
+                self.length,
+                now.len()
+            ));
         }
         if self.read != self.length {
-            return Some(format!("{} bytes expected, {} read", self.length, self.read));
+            return Some(format!(
+                "{} bytes expected, {} read",
+                self.length, self.read
+            ));
         }
         if now.modified().ok() != self.modified {
             return Some("its modification time moved".into());
@@ -129,7 +136,10 @@ mod tests {
             change(&path);
             let err = input.read_to_end(&mut Vec::new()).unwrap_err();
             let inner = err.get_ref().expect("an InputChanged").to_string();
-            assert!(inner.contains("changed while it was read"), "{what}: {inner}");
+            assert!(
+                inner.contains("changed while it was read"),
+                "{what}: {inner}"
+            );
         }
     }
 }

@@ -220,7 +220,9 @@ fn compress(
         let Ok(job) = job else { return Ok(()) };
         #[cfg(test)]
         if options.fail_compressing == Some(job.index) {
-            return Err(PipelineError::Runtime(anyhow::anyhow!("compressor stopped by the test")));
+            return Err(PipelineError::Runtime(anyhow::anyhow!(
+                "compressor stopped by the test"
+            )));
         }
         let block = guest.compress_block(options.level, &job.dictionary, &job.plaintext, job.last);
         if blocks.send((job.index, block)).is_err() {
@@ -404,7 +406,10 @@ mod tests {
     fn a_whole_seal_ends() {
         for threads in thread_counts() {
             let report = seal_within_deadline(SealOptions::new(1, threads), usize::MAX, None);
-            assert_eq!(report.unwrap().summary.plaintext_length, plaintext().len() as u64);
+            assert_eq!(
+                report.unwrap().summary.plaintext_length,
+                plaintext().len() as u64
+            );
         }
     }
 
@@ -412,9 +417,13 @@ mod tests {
     fn a_sink_that_stops_at_any_call_stops_the_pipeline() {
         for threads in thread_counts() {
             for limit in 0..=BLOCKS + 1 {
-                let err = seal_within_deadline(SealOptions::new(1, threads), usize::MAX, Some(limit))
-                    .expect_err("the sink failed");
-                assert!(matches!(err, PipelineError::Sink(_)), "{threads} threads, {limit}: {err}");
+                let err =
+                    seal_within_deadline(SealOptions::new(1, threads), usize::MAX, Some(limit))
+                        .expect_err("the sink failed");
+                assert!(
+                    matches!(err, PipelineError::Sink(_)),
+                    "{threads} threads, {limit}: {err}"
+                );
             }
         }
     }
@@ -426,7 +435,10 @@ mod tests {
             for offset in offsets.clone() {
                 let err = seal_within_deadline(SealOptions::new(1, threads), offset, None)
                     .expect_err("the reader failed");
-                assert!(matches!(err, PipelineError::Input(_)), "{threads} threads, {offset}: {err}");
+                assert!(
+                    matches!(err, PipelineError::Input(_)),
+                    "{threads} threads, {offset}: {err}"
+                );
             }
         }
     }
@@ -439,7 +451,10 @@ mod tests {
                 options.fail_compressing = Some(block);
                 let err = seal_within_deadline(options, usize::MAX, None)
                     .expect_err("a compressor failed");
-                assert!(matches!(err, PipelineError::Runtime(_)), "{threads} threads, {block}: {err}");
+                assert!(
+                    matches!(err, PipelineError::Runtime(_)),
+                    "{threads} threads, {block}: {err}"
+                );
             }
         }
     }

@@ -151,7 +151,14 @@ impl Bucket {
 
     /// The object at `key`, or `None` if there is none.
     pub async fn head(&self, key: &str) -> anyhow::Result<Option<ObjectInfo>> {
-        match self.client.head_object().bucket(self.name()).key(key).send().await {
+        match self
+            .client
+            .head_object()
+            .bucket(self.name())
+            .key(key)
+            .send()
+            .await
+        {
             Ok(head) => Ok(Some(ObjectInfo {
                 size: head
                     .content_length()
@@ -209,7 +216,9 @@ impl Bucket {
             .upload_id()
             .ok_or_else(|| anyhow::anyhow!("{action}: S3 gave no upload id"))?
             .to_string();
-        let copied = self.copy_parts(&source, to, &upload_id, size, &action).await;
+        let copied = self
+            .copy_parts(&source, to, &upload_id, size, &action)
+            .await;
         let completed = match copied {
             Ok(parts) => self.complete(to, &upload_id, parts, false).await,
             Err(err) => Err(err),
@@ -217,7 +226,9 @@ impl Bucket {
         if let Err(err) = &completed
             && let Err(abort_err) = self.abort(to, &upload_id).await
         {
-            tracing::error!("{err:#}; aborting the copy's upload {upload_id} failed too: {abort_err:#}");
+            tracing::error!(
+                "{err:#}; aborting the copy's upload {upload_id} failed too: {abort_err:#}"
+            );
         }
         completed
     }

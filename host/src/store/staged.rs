@@ -89,7 +89,8 @@ impl<'a> Staged<'a> {
                     Ok(()) => {
                         done = format!("the previous {} was put back", self.key);
                         if let Err(err) = bucket.delete(aside).await {
-                            problems.push(format!("remove s3://{}/{aside} ({err:#})", bucket.name()));
+                            problems
+                                .push(format!("remove s3://{}/{aside} ({err:#})", bucket.name()));
                         }
                     }
                     Err(err) => problems.push(format!(
@@ -107,8 +108,17 @@ impl<'a> Staged<'a> {
                 }
             }
             (None, true) => match bucket.delete(&self.key).await {
-                Ok(()) => done = format!("the uploaded {} was deleted again, so nothing is published", self.key),
-                Err(err) => problems.push(format!("remove s3://{}/{} ({err:#})", bucket.name(), self.key)),
+                Ok(()) => {
+                    done = format!(
+                        "the uploaded {} was deleted again, so nothing is published",
+                        self.key
+                    )
+                }
+                Err(err) => problems.push(format!(
+                    "remove s3://{}/{} ({err:#})",
+                    bucket.name(),
+                    self.key
+                )),
             },
             (None, false) => {}
         }
@@ -130,7 +140,11 @@ impl<'a> Staged<'a> {
              exists the publish is complete; if not, delete the object{}",
             self.bucket.name(),
             self.key,
-            if self.companions.is_empty() { "" } else { " and its sidecars" },
+            if self.companions.is_empty() {
+                ""
+            } else {
+                " and its sidecars"
+            },
         );
         if let Some(aside) = &self.previous {
             text.push_str(&format!(

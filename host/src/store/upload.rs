@@ -274,10 +274,12 @@ async fn put_single(
     });
     // A signal while the PUT is in flight leaves it be: it is one request
     // with a deadline, and the caller deletes an object it must not keep.
-    sent.await.map(drop).map_err(|err| match precondition_failed(&err) {
-        true => AlreadyExists(key.to_string()).into(),
-        false => bucket.explain(err, "uploading the object"),
-    })
+    sent.await
+        .map(drop)
+        .map_err(|err| match precondition_failed(&err) {
+            true => AlreadyExists(key.to_string()).into(),
+            false => bucket.explain(err, "uploading the object"),
+        })
 }
 
 async fn send_parts(
