@@ -642,3 +642,20 @@ fn the_smallest_object_has_every_region() {
     assert!(GZIP_HEADER + GZIP_TRAILER <= sealed.gzip.len());
 }
 
+/// Regression: the opener handed the guest up to 1 MiB of object per call,
+/// and a call returns all the plaintext that chunk inflates to: at deflate's
+/// ratio (up to 1032:1) near a gigabyte, past the guest's memory limit, so
+/// a good object of 320 MiB of zeros trapped the guest (exit 70).
+#[test]
+fn a_highly_compressible_object_opens() {
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::best());
+    let zeros = vec![0; 1 << 20];
+    for _ in 0..320 {
+        encoder.write_all(&zeros).unwrap();
+    }
+    let (key, iv) = ([5; 32], [6; 16]);
+    let object = encrypt(&key, &iv, &pkcs7(encoder.finish().unwrap()));
+    let workspace = Workspace::new(&object, &key);
+    let verified = workspace.run(Command::Verify, &object, sha256(&object));
+    assert!(verified.is_ok(), "{verified:?}");
+}
