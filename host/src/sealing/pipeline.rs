@@ -45,7 +45,10 @@ const _: () = assert!(4 * DEFLATE_MAX_RATIO * OPEN_CHUNK <= GUEST_MEMORY_LIMIT);
 pub enum PipelineError {
     #[error("reading the input: {0}")]
     Input(#[source] io::Error),
-    #[error("{0}")]
+    // Transparent: with `#[error("{0}")]` the guest's error was both this
+    // one's message and its source, and printed twice ("the key is wrong:
+    // ... the key is wrong").
+    #[error(transparent)]
     Guest(#[from] GuestError),
     #[error("{0:#}")]
     Sink(anyhow::Error),
