@@ -15,6 +15,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod failure;
+pub mod interrupt;
 pub mod logging;
 pub mod output;
 pub mod progress;

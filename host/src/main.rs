@@ -1,11 +1,14 @@
 use clap::Parser;
 use publish_artifact::cli::{Cli, Command, version_text};
-use publish_artifact::commands;
+use publish_artifact::{commands, interrupt};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     publish_artifact::logging::init();
     let cli = Cli::parse();
+    if let Err(err) = interrupt::install() {
+        tracing::warn!("{err}: a signal will end the process without cleaning up");
+    }
     let result = match &cli.command {
         _ if cli.print_version || cli.publish.asks_for_version() => {
             println!("publish-artifact {}", version_text());
@@ -17,6 +20,7 @@ fn main() -> ExitCode {
         Some(Command::Open(args)) => commands::open::run(args),
         Some(Command::Fetch(args)) => commands::fetch::run(args),
         Some(Command::Verify(args)) => commands::verify::run(args),
+        Some(Command::Cleanup(args)) => commands::cleanup::run(args),
         Some(Command::Selftest) => commands::selftest::run(),
         Some(Command::Guest(command)) => commands::guest::run(command),
     };
@@ -24,7 +28,13 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             eprintln!("error: {failure}");
-            failure.exit_code()
+            // Whatever a command failed with after a signal, the signal is
+            // why: the caller sees 128 + its number, as for a process the
+            // signal had ended.
+            match interrupt::received() {
+                Some(signal) => ExitCode::from(signal.exit_code()),
+                None => failure.exit_code(),
+            }
         }
     }
 }
