@@ -22,7 +22,7 @@
 //! reader and a compressor at every point and require each run to end.
 
 use crate::sealing::guest::{DeflateBlock, GuestError, SealSummary};
-use crate::sealing::runtime::Runtime;
+use crate::sealing::runtime::{GUEST_MEMORY_LIMIT, Runtime};
 use crate::secrets::{IV_LENGTH, Key};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -37,14 +37,25 @@ pub type Sink<'a> = dyn FnMut(&[u8]) -> anyhow::Result<()> + 'a;
 
 /// The deflate window carried from one block into the next.
 const DICTIONARY_SIZE: usize = 32 * 1024;
-/// Read size when opening: large enough to keep guest calls rare.
-const OPEN_CHUNK: usize = 1 << 20;
+/// Read size when opening. A guest call returns all the plaintext its
+/// chunk inflates to, and deflate inflates up to 1032:1 (zlib's figure): a
+/// 1 MiB chunk of a good object (zeros) made a gigabyte and trapped the
+/// guest at its memory limit. The output buffer grows by doubling, which
+/// can leave the guest's memory at 4x what it holds (the old and new
+/// buffers, and the earlier ones, freed but too small to reuse): 64 KiB
+/// still trapped; at 32 KiB a call makes at most 33 MiB.
+const OPEN_CHUNK: usize = 32 << 10;
+const DEFLATE_MAX_RATIO: usize = 1032;
+const _: () = assert!(4 * DEFLATE_MAX_RATIO * OPEN_CHUNK <= GUEST_MEMORY_LIMIT);
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
     #[error("reading the input: {0}")]
     Input(#[source] io::Error),
-    #[error("{0}")]
+    // Transparent: with `#[error("{0}")]` the guest's error was both this
+    // one's message and its source, and printed twice ("the key is wrong:
+    // ... the key is wrong").
+    #[error(transparent)]
     Guest(#[from] GuestError),
     #[error("{0:#}")]
     Sink(anyhow::Error),
