@@ -50,8 +50,10 @@ const _: () = assert!(4 * DEFLATE_MAX_RATIO * OPEN_CHUNK <= GUEST_MEMORY_LIMIT);
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
+    // The cause is in the message, not the source chain, so that `{:#}`
+    // does not print it twice.
     #[error("reading the input: {0}")]
-    Input(#[source] io::Error),
+    Input(io::Error),
     // Transparent: with `#[error("{0}")]` the guest's error was both this
     // one's message and its source, and printed twice ("the key is wrong:
     // ... the key is wrong").
