@@ -7,6 +7,13 @@
 # PyPI's ziglang). The build fails when a binary needs a newer glibc symbol,
 # when its embedded guest differs from the release build's, or when the
 # binary's selftest fails (aarch64 under qemu-aarch64-static).
+#
+# Optional proof on a real older userland: with DIST_OLD_ROOT_X86_64 and/or
+# DIST_OLD_ROOT_AARCH64 naming a Debian root made by
+#   debootstrap --variant=minbase bullseye DIR                  (glibc 2.31)
+#   debootstrap --arch=arm64 --foreign --variant=minbase bullseye DIR
+# each binary also runs its selftest chrooted there (arm64 through the
+# static qemu copied into the root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -28,6 +35,22 @@ guest_sha256() { "$@" -V | sed -n 's/^guest: .*sha256 \([0-9a-f]\{64\}\)$/\1/p';
 # The newest GLIBC_x.y symbol version the binary asks for.
 newest_glibc() {
     objdump -T "$1" | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -1
+}
+
+# Runs the binary's selftest chrooted in an older Debian root; says its glibc.
+selftest_in_old_root() {
+    local root=$1 triple=$2 binary=$3 runner=()
+    cp "$binary" "$root/tmp/publish-artifact"
+    if [ "${triple%%-*}" = aarch64 ]; then
+        cp "$(command -v qemu-aarch64-static)" "$root/tmp/qemu-aarch64-static"
+        runner=(/tmp/qemu-aarch64-static)
+    fi
+    local libc
+    libc=$(ls "$root"/lib/*-linux-gnu/libc-*.so 2>/dev/null | head -1)
+    env -i PATH=/usr/bin:/bin PUBLISH_ARTIFACT_CACHE_DIR=none \
+        chroot "$root" "${runner[@]}" /tmp/publish-artifact selftest >&2 \
+        || fail "$triple selftest in $root"
+    say "$triple: selftest passed chrooted in $root (${libc##*/})"
 }
 
 scripts/setup.sh dist
@@ -60,6 +83,12 @@ for triple in "${TRIPLES[@]}"; do
         || fail "$triple embeds guest $guest, the release build $expected_guest"
     "${run[@]}" selftest >&2 || fail "$triple selftest"
     say "$triple: guest sha256 $guest, as in the release build; selftest passed"
+
+    old_root_variable="DIST_OLD_ROOT_$(echo "${triple%%-*}" | tr a-z A-Z)"
+    old_root="${!old_root_variable:-}"
+    if [ -n "$old_root" ]; then
+        selftest_in_old_root "$old_root" "$triple" "$binary"
+    fi
 
     archive="publish-artifact-$version-$triple.tar.gz"
     tar -czf "$dist/$archive" -C "$(dirname "$binary")" publish-artifact
