@@ -39,7 +39,6 @@ except pa.PublishArtifactError as err:
 else:
     if dataclasses.is_dataclass(result):
         out = dataclasses.asdict(result)
-        out["extra"] = dict(result.extra)
         out["frozen"] = type(result).__dataclass_params__.frozen
         result = out
     print(json.dumps({"result": result}, default=str))
@@ -89,6 +88,13 @@ def call(python: Path, env: dict, name: str, *args, **kwargs) -> dict:
     return json.loads(done.stdout)
 
 
+def result(python: Path, env: dict, name: str, *args, **kwargs):
+    """What the call returned; fails with the error it raised instead."""
+    outcome = call(python, env, name, *args, **kwargs)
+    assert "result" in outcome, outcome
+    return outcome["result"]
+
+
 def no_path_to_the_build(env: dict) -> dict:
     """PATH without the build's directories, so only the installed binary can be found."""
     target = str(target_dir())
@@ -119,8 +125,15 @@ def test_the_wheel_holds_the_binary_and_a_typed_package(wheel):
     assert b"Requires-Python: >=3.9" in metadata
 
 
+def test_the_wheel_reuses_the_release_build(wheel, cli):
+    """`just wheel` packs the very binary the rest of the suite tests."""
+    with zipfile.ZipFile(wheel) as archive:
+        packed = next(f for f in archive.namelist() if f.endswith("/scripts/publish-artifact"))
+        assert archive.read(packed) == cli.binary.read_bytes()
+
+
 def test_the_installed_binary_is_found_in_the_venv(venv, api_env):
-    found = call(venv, api_env, "find_binary")["result"]
+    found = result(venv, api_env, "find_binary")
     assert Path(found) == venv.parent / "publish-artifact"
 
 
@@ -145,7 +158,7 @@ def test_the_binary_is_found_after_target_and_prefix_installs(tmp_path, wheel, l
     else:
         package_dir = next(place.glob("lib/python*/site-packages"))
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(package_dir), "HOME": str(tmp_path)}
-    found = call(Path(sys.executable), env, "find_binary")["result"]
+    found = result(Path(sys.executable), env, "find_binary")
     assert Path(found) == place / "bin" / "publish-artifact"
 
 
@@ -156,8 +169,7 @@ def test_publish_returns_a_receipt_matching_the_stored_object(venv, api_env, tmp
     model = tmp_path / "detector.trt"
     data = mixed_data(1_500_000, seed=17)
     model.write_bytes(data)
-    outcome = call(venv, api_env, "publish", model, **names(level=1))
-    receipt = outcome["result"]
+    receipt = result(venv, api_env, "publish", model, **names(level=1))
     assert receipt["frozen"]
     assert receipt["object_key"] == "main/detector-arm64-2026-04-15.enc"
     stored = garage.get(receipt["object_key"])  # boto3, from the bucket itself
@@ -171,14 +183,20 @@ def test_publish_returns_a_receipt_matching_the_stored_object(venv, api_env, tmp
     assert_no_secret(json.dumps(receipt), row["encryption_key"], TOKEN)
 
 
+def as_printed(result: dict) -> dict:
+    """A result back in the tool's JSON form: without the package's own fields."""
+    return {key: as_printed(value) if isinstance(value, dict) else value
+            for key, value in result.items() if key not in ("extra", "frozen")}
+
+
 def test_a_receipt_keeps_fields_added_later(venv, api_env, tmp_path, garage, admin_api):
     model = tmp_path / "m.trt"
     model.write_bytes(b"weights")
-    receipt = call(venv, api_env, "publish", model, **names())["result"]
-    printed = {k: v for k, v in receipt.items() if k not in ("extra", "frozen")}
+    receipt = result(venv, api_env, "publish", model, **names())
+    printed = as_printed(receipt)
     printed["signature"] = {"algorithm": "ed25519"}
     printed["upload"]["checksum"] = "crc32"
-    again = call(venv, api_env, "receipt_from_json", data=printed)["result"]
+    again = result(venv, api_env, "receipt_from_json", data=printed)
     assert again["extra"] == {"signature": {"algorithm": "ed25519"}}
     assert again["upload"]["extra"] == {"checksum": "crc32"}
     assert again["sha256"] == receipt["sha256"]
@@ -235,11 +253,12 @@ def test_no_secret_reaches_argv_and_plugin_variables_stay_behind(venv, api_env, 
                                                                  admin_api, recorder):
     script, log = recorder
     env = {**api_env, "PUBLISH_ARTIFACT_BINARY": str(script),
+           "CDN_PUBLIC_BASE_URL": garage.cdn_base,  # Garage's web endpoint plays the CDN
            "PLUGIN_S3_BUCKET": "from-a-plugin-step", "PLUGIN_VERSION": "9"}
     model = tmp_path / "m.trt"
     data = mixed_data(200_000, seed=3)
     model.write_bytes(data)
-    receipt = call(venv, env, "publish", model, **names())["result"]
+    receipt = result(venv, env, "publish", model, **names())
     argv = Path(f"{log}.argv").read_text()
     child_env = Path(f"{log}.env").read_text()
     assert "--resource-name" in argv  # the recorder saw the real call
@@ -251,8 +270,8 @@ def test_no_secret_reaches_argv_and_plugin_variables_stay_behind(venv, api_env, 
     # fetch with the registered key: the key goes by environment too.
     key = admin_api.requests[-1].json()["encryption_key"]
     out = tmp_path / "fetched.trt"
-    opened = call(venv, env, "fetch", url=receipt["cdn_url"], sha256=receipt["sha256"],
-                  key=key, out=out)["result"]
+    opened = result(venv, env, "fetch", url=receipt["cdn_url"], sha256=receipt["sha256"],
+                  key=key, out=out)
     assert out.read_bytes() == data and opened["plaintext"] == str(out)
     assert_no_secret(Path(f"{log}.argv").read_text(), key)
     assert f"PUBLISH_ARTIFACT_KEY={key}" in Path(f"{log}.env").read_text()
@@ -262,14 +281,14 @@ def test_seal_then_verify_locally(venv, api_env, tmp_path):
     model = tmp_path / "m.trt"
     data = mixed_data(300_000, seed=5)
     model.write_bytes(data)
-    sealed = call(venv, api_env, "seal", model, out=tmp_path / "m.enc",
-                  key_out=tmp_path / "m.key")["result"]
+    sealed = result(venv, api_env, "seal", model, out=tmp_path / "m.enc",
+                  key_out=tmp_path / "m.key")
     obj = (tmp_path / "m.enc").read_bytes()
     assert sealed["sha256"] == sha256_hex(obj) and sealed["size_bytes"] == len(obj)
     key = (tmp_path / "m.key").read_text().strip()
     assert openssl_open(obj, key) == data
-    checked = call(venv, api_env, "verify", tmp_path / "m.enc", sha256=sealed["sha256"],
-                   key_file=tmp_path / "m.key", against=model)["result"]
+    checked = result(venv, api_env, "verify", tmp_path / "m.enc", sha256=sealed["sha256"],
+                   key_file=tmp_path / "m.key", against=model)
     assert checked["plaintext_sha256"] == sha256_hex(data)
     wrong = call(venv, api_env, "verify", tmp_path / "m.enc", sha256="0" * 64,
                  key=key)

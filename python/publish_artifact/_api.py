@@ -4,8 +4,7 @@ returning what the tool prints with `--json` as a frozen dataclass."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields
-from types import MappingProxyType
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Type, TypeVar, Union
 
 from ._errors import PublishArtifactError
@@ -18,17 +17,20 @@ KEY_VARIABLE = "PUBLISH_ARTIFACT_KEY"
 
 
 def _extra_field() -> Any:
-    """Fields a newer tool prints that this package does not know yet."""
-    return field(default_factory=lambda: MappingProxyType({}), repr=False, compare=False)
+    """Fields a newer tool prints that this package does not know yet: a
+    plain dict, so that `dataclasses.asdict` works, left out of == and hash."""
+    return field(default_factory=dict, repr=False, compare=False)
 
 
 def _from_json(cls: Type[T], data: Mapping[str, Any], **converted: Any) -> T:
     """`cls` from a JSON object: known fields by name, the rest in `extra`."""
     dataclass: Any = cls  # every T here is a dataclass with an `extra` field
     known = {f.name for f in fields(dataclass)} - {"extra"}
+    required = {f.name for f in fields(dataclass)
+                if f.default is MISSING and f.default_factory is MISSING}
     values = {name: data[name] for name in known if name in data}
     values.update(converted)
-    missing = sorted(known - values.keys())
+    missing = sorted(required - values.keys())
     if missing:
         raise PublishArtifactError(
             f"the tool's JSON lacks {', '.join(missing)} for {cls.__name__}: "
@@ -36,7 +38,7 @@ def _from_json(cls: Type[T], data: Mapping[str, Any], **converted: Any) -> T:
             exit_code=0,
         )
     extra = {name: value for name, value in data.items() if name not in known}
-    built: T = dataclass(**values, extra=MappingProxyType(extra))
+    built: T = dataclass(**values, extra=extra)
     return built
 
 
