@@ -77,12 +77,12 @@ def venv(tmp_path_factory, wheel) -> Path:
     return python
 
 
-def call(python: Path, env: dict, name: str, *args, **kwargs) -> dict:
+def call(python: Path, env: dict, name: str, *args, cwd=None, **kwargs) -> dict:
     """Runs `publish_artifact.<name>(*args, **kwargs)` in `python`."""
     request = json.dumps({"call": name, "args": [str(a) for a in args],
                           "kwargs": {k: str(v) if isinstance(v, Path) else v
                                      for k, v in kwargs.items()}})
-    done = subprocess.run([str(python), "-c", DRIVER], input=request, env=env,
+    done = subprocess.run([str(python), "-c", DRIVER], input=request, env=env, cwd=cwd,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
@@ -229,6 +229,12 @@ def test_each_exit_class_raises_its_exception(venv, api_env, tmp_path, garage, a
     assert outcome["message"] and "\n" not in outcome["message"]
     assert not outcome["message"].startswith("error:")
     assert garage.keys() == []
+
+
+def test_a_file_named_like_a_flag_is_a_file(venv, api_env, tmp_path, garage, admin_api):
+    (tmp_path / "-V").write_bytes(b"weights")
+    receipt = result(venv, api_env, "publish", "-V", cwd=tmp_path, **names(version="dash"))
+    assert receipt["plaintext_sha256"] == sha256_hex(b"weights")
 
 
 # --- secrets and the child's environment --------------------------------------

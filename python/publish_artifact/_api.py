@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import MISSING, dataclass, field, fields
-from typing import Any, Dict, List, Mapping, Optional, Tuple, Type, TypeVar, Union
+from typing import Any, Dict, List, Mapping, Optional, Type, TypeVar, Union
 
 from ._errors import PublishArtifactError
 from ._run import run_json
@@ -117,17 +117,21 @@ class Opened:
     extra: Mapping[str, Any] = _extra_field()
 
 
-def _level(level: Optional[int]) -> List[str]:
-    return [] if level is None else ["--level", str(int(level))]
+def _flags(**values: Union[None, int, str, PathLike]) -> List[str]:
+    """`--resource-name=detector` for each value given. The `=` form keeps a
+    value that starts with `-` (a file named `-v`) from reading as a flag."""
+    return [
+        f"--{name.replace('_', '-')}={os.fspath(value) if isinstance(value, os.PathLike) else value}"
+        for name, value in values.items()
+        if value is not None
+    ]
 
 
-def _key(key: Optional[str], key_file: Optional[PathLike]) -> Tuple[List[str], Dict[str, str]]:
-    """(arguments, secrets): a key file by path, a key only by environment."""
+def _key_secret(key: Optional[str], key_file: Optional[PathLike]) -> Dict[str, str]:
+    """A key goes to the tool in its environment, never in argv."""
     if key is not None and key_file is not None:
         raise ValueError("give key or key_file, not both")
-    if key_file is not None:
-        return ["--key-file", os.fspath(key_file)], {}
-    return [], ({KEY_VARIABLE: key} if key is not None else {})
+    return {KEY_VARIABLE: key} if key is not None else {}
 
 
 def publish(path: PathLike, *, resource_name: str, dev_stage: str, architecture: str,
@@ -142,9 +146,10 @@ def publish(path: PathLike, *, resource_name: str, dev_stage: str, architecture:
     are `retryable` (nothing was left half-published).
     """
     arguments = [
-        "publish", "--file", os.fspath(path), "--resource-name", resource_name,
-        "--dev-stage", dev_stage, "--architecture", architecture, "--version", version,
-        *_level(level), "--json",
+        "publish",
+        *_flags(file=path, resource_name=resource_name, dev_stage=dev_stage,
+                architecture=architecture, version=version, level=level),
+        "--json",
     ]
     return Receipt.from_json(run_json(arguments, env))
 
@@ -153,8 +158,7 @@ def seal(path: PathLike, *, out: PathLike, key_out: PathLike, level: Optional[in
          env: Optional[Mapping[str, str]] = None) -> Sealed:
     """Seals `path` locally into `out`, with a fresh key written to the new
     file `key_out` (mode 0600). Nothing is sent anywhere."""
-    arguments = ["seal", "--file", os.fspath(path), "--out", os.fspath(out),
-                 "--key-out", os.fspath(key_out), *_level(level)]
+    arguments = ["seal", *_flags(file=path, out=out, key_out=key_out, level=level)]
     return _from_json(Sealed, run_json(arguments, env))
 
 
@@ -171,9 +175,9 @@ def fetch(*, sha256: str, out: PathLike, url: Optional[str] = None,
     """
     if (url is None) == (object_key is None):
         raise ValueError("give url or object_key, exactly one")
-    source = ["--url", url] if url is not None else ["--object-key", str(object_key)]
-    key_arguments, secrets = _key(key, key_file)
-    arguments = ["fetch", *source, "--sha256", sha256, *key_arguments, "--out", os.fspath(out)]
+    secrets = _key_secret(key, key_file)
+    arguments = ["fetch", *_flags(url=url, object_key=object_key, sha256=sha256,
+                                  key_file=key_file, out=out)]
     return _from_json(Opened, run_json(arguments, env, secrets))
 
 
@@ -182,8 +186,6 @@ def verify(path: PathLike, *, sha256: str, key: Optional[str] = None,
            env: Optional[Mapping[str, str]] = None) -> Opened:
     """Checks a sealed object file without writing its plaintext; with
     `against`, also compares the plaintext with that original."""
-    key_arguments, secrets = _key(key, key_file)
-    arguments = ["verify", "--file", os.fspath(path), "--sha256", sha256, *key_arguments]
-    if against is not None:
-        arguments += ["--against", os.fspath(against)]
+    secrets = _key_secret(key, key_file)
+    arguments = ["verify", *_flags(file=path, sha256=sha256, key_file=key_file, against=against)]
     return _from_json(Opened, run_json(arguments, env, secrets))

@@ -44,7 +44,8 @@ def run_json(arguments: Sequence[str], env: Optional[Mapping[str, str]],
         env=child_environment(env, secrets),
         stdin=subprocess.DEVNULL,
         capture_output=True,
-        text=True,
+        encoding="utf-8",
+        errors="replace",
         check=False,
     )
     if done.returncode != 0:
