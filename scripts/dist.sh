@@ -23,9 +23,10 @@ TRIPLES=(x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu)
 target_dir="${CARGO_TARGET_DIR:-target}"
 dist="$target_dir/dist"
 reference="$target_dir/release/publish-artifact"  # `just build`, the guest's reference
-# The zig builds get a target directory of their own, so they neither wait
-# for nor invalidate the everyday release build.
-export CARGO_TARGET_DIR="$target_dir/zig"
+# Each zig build gets a target directory of its own, so that it neither
+# waits for nor invalidates the everyday release build, and so that the two
+# run side by side: the fat-LTO step at their end runs on one core each.
+zig_target_dir() { echo "$target_dir/zig-${1%%-*}"; }
 say() { printf 'dist: %s\n' "$*" >&2; }
 fail() { say "FAILED: $*"; exit 1; }
 
@@ -60,12 +61,21 @@ expected_guest=$(guest_sha256 "$reference")
 version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -1)
 mkdir -p "$dist"
 rm -f "$dist"/publish_artifact-*.whl "$dist"/publish-artifact-*.tar.gz*
+builds=()
 
 for triple in "${TRIPLES[@]}"; do
-    say "building $triple against glibc $GLIBC_FLOOR (profile dist)"
-    maturin build --profile dist --locked --zig --target "$triple" \
-        --compatibility "manylinux_${GLIBC_FLOOR//./_}" --out "$dist"
-    binary="$CARGO_TARGET_DIR/$triple/dist/publish-artifact"
+    say "building $triple against glibc $GLIBC_FLOOR (profile dist), log in $dist/build-$triple.log"
+    CARGO_TARGET_DIR=$(zig_target_dir "$triple") maturin build --profile dist --locked --zig \
+        --target "$triple" --compatibility "manylinux_${GLIBC_FLOOR//./_}" --out "$dist" \
+        > "$dist/build-$triple.log" 2>&1 &
+    builds+=($!)
+done
+for i in "${!TRIPLES[@]}"; do
+    wait "${builds[$i]}" || { tail -30 "$dist/build-${TRIPLES[$i]}.log" >&2; fail "${TRIPLES[$i]} build"; }
+done
+
+for triple in "${TRIPLES[@]}"; do
+    binary="$(zig_target_dir "$triple")/$triple/dist/publish-artifact"
 
     newest=$(newest_glibc "$binary")
     if [ "$(printf '%s\n%s\n' "$GLIBC_FLOOR" "$newest" | sort -V | tail -1)" != "$GLIBC_FLOOR" ]; then
