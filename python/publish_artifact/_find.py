@@ -42,9 +42,10 @@ def _candidate_dirs() -> Iterator[Path]:
     # `pip install --user`: ~/.local/bin on Linux.
     yield Path(sysconfig.get_path("scripts", scheme=_user_scheme()))
     # `pip install --prefix P`: the package is P/lib/pythonX.Y/site-packages/
-    # publish_artifact, the binary P/bin.
+    # publish_artifact, the binary P/bin (Debian's Python: P/local/lib/
+    # pythonX.Y/dist-packages and P/local/bin).
     site_packages = package.parent
-    if site_packages.name == "site-packages":
+    if site_packages.name in ("site-packages", "dist-packages"):
         yield site_packages.parents[2] / "bin"
         # Windows lays a prefix out as P/Lib/site-packages.
         yield site_packages.parents[1] / "Scripts"
