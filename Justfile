@@ -18,8 +18,15 @@ build:
 cross:
     cargo build --release --locked --target aarch64-unknown-linux-gnu
 
-# Unit tests, then the black-box suite against the release binaries (x86_64 and arm64).
-test: build cross
+# The native wheel (the release binary plus the Python package `publish_artifact`)
+# in $CARGO_TARGET_DIR/wheels; maturin reuses the release build.
+wheel: build
+    rm -f "${CARGO_TARGET_DIR:-target}"/wheels/publish_artifact-*.whl
+    maturin build --release --locked --out "${CARGO_TARGET_DIR:-target}/wheels"
+
+# Unit tests, then the black-box suite against the release binaries (x86_64 and arm64)
+# and the wheel.
+test: build cross wheel
     cargo test --release --locked --workspace
     python3 -m pytest tests
 
@@ -29,6 +36,11 @@ lint:
     cargo fmt --all -- --check
     cargo clippy --release --locked --workspace --all-targets -- -D warnings
     env -u RUSTFLAGS -u CARGO_ENCODED_RUSTFLAGS cargo clippy --release --locked -p publish-artifact-guest -p stage-bench --target wasm32-wasip2 -- -D warnings
+
+# What ships: manylinux_2_17 wheels and tar.gz binaries for x86_64 and aarch64 in
+# $CARGO_TARGET_DIR/dist, checked against glibc 2.17 (slow: fat LTO, twice).
+dist: build
+    scripts/dist.sh
 
 # Publish a sample to Garage and a stand-in admin API on loopback, fetch it back.
 demo: build

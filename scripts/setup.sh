@@ -8,11 +8,11 @@ export PATH="$HOME/.cargo/bin:$PATH"
 missing() { ! command -v "$1" >/dev/null 2>&1; }
 say() { printf 'setup: %s\n' "$*" >&2; }
 
-# Tools built from crates.io get a throwaway target directory, not the
-# project's build cache.
+# `cargo_install NAME VERSION [more cargo install flags]`: tools built from
+# crates.io get a throwaway target directory, not the project's build cache.
 cargo_install() {
     say "installing $1 $2 from crates.io (once per machine)"
-    env -u CARGO_TARGET_DIR cargo install --locked --quiet "$1" --version "$2"
+    env -u CARGO_TARGET_DIR cargo install --locked --quiet "$1" --version "$2" "${@:3}"
 }
 
 if ! rustup target list --installed | grep -qx wasm32-wasip2; then
@@ -30,12 +30,66 @@ if missing aarch64-linux-gnu-gcc || missing qemu-aarch64-static; then
     apt-get install -y -qq --no-install-recommends gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static
 fi
 missing just && cargo_install just 1.59.0
-# Garage is the real S3 server the tests run on loopback.
-missing garage && cargo_install garage 2.5.0
-
-if ! python3 -c 'import pytest, cryptography, boto3, yaml, jsonschema' 2>/dev/null; then
+# Garage is the real S3 server the tests run on loopback. Only what the tests
+# use is built: the sqlite metadata engine (tests/garage.py), libsodium and
+# zstd bundled; no lmdb, k2v or metrics; at opt-level 1. With the default
+# features the build took 23 minutes on a fresh 2-core machine; this one took
+# 18.6 minutes beside a concurrent host build (14.8 CPU-minutes).
+GARAGE_VERSION=2.5.0
+install_garage() {
+    CARGO_PROFILE_RELEASE_OPT_LEVEL=1 cargo_install garage "$GARAGE_VERSION" \
+        --no-default-features --features bundled-libs,sqlite "$@"
+}
+if missing garage; then
+    install_garage
+else
+    # One exec, no build: `garage --version` says `garage cargo:2.5.0
+    # [features: bundled-libs, sqlite]`. Another version, or a build without
+    # sqlite, is replaced; output in another form is trusted.
+    about=$(garage --version 2>/dev/null | head -1 || true)
+    found=$(grep -oE '[0-9]+\.[0-9]+\.[0-9]+' <<<"$about" | head -1 || true)
+    if [ -n "$found" ] && [ "$found" != "$GARAGE_VERSION" ]; then
+        say "garage $found is installed, the tests want $GARAGE_VERSION"
+        install_garage --force
+    elif [[ "$about" == *"features:"* && "$about" != *sqlite* ]]; then
+        say "the installed garage lacks sqlite, which the tests use"
+        install_garage --force
+    fi
+fi
+# The Python test packages, and maturin for the wheel (`just wheel`): pinned
+# ones are reinstalled when another version is there.
+have_pinned() {
+    python3 - "$@" <<'PY'
+import sys
+from importlib import metadata
+for pin in sys.argv[1:]:
+    name, _, version = pin.partition("==")
+    try:
+        if version and metadata.version(name) != version:
+            sys.exit(1)
+    except metadata.PackageNotFoundError:
+        sys.exit(1)
+PY
+}
+pip_install() {
+    python3 -m pip install --quiet --disable-pip-version-check "$@"
+}
+if ! python3 -c 'import pytest, cryptography, boto3, yaml' 2>/dev/null \
+    || ! have_pinned $(grep -E '^[A-Za-z0-9_.-]+==' tests/requirements.txt); then
     say "installing the Python test packages"
-    python3 -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+    pip_install -r tests/requirements.txt
+fi
+MATURIN=maturin==1.16.0
+if ! have_pinned "$MATURIN"; then
+    say "installing $MATURIN"
+    pip_install "$MATURIN"
+fi
+# `scripts/setup.sh dist`: also what `just dist` needs, zig (maturin --zig
+# links with it against glibc 2.17); the tests never need it.
+ZIGLANG=ziglang==0.17.0
+if [ "${1:-}" = dist ] && ! have_pinned "$ZIGLANG"; then
+    say "installing $ZIGLANG"
+    pip_install "$ZIGLANG"
 fi
 # jco, to load the component in Node (tests/test_portability.py).
 if [ ! -d tests/jco/node_modules ]; then

@@ -1,63 +1,55 @@
 #!/usr/bin/env python3
-"""Publish a trained model with publish-artifact, from Python.
+"""Publish a trained model from a training service.
 
-The secrets (S3 credentials, admin API token) come from the environment the
-training service already runs with; they are never put on a command line.
-The tool prints a JSON receipt on stdout with `--json`; its exit code says
-which kind of failure happened, so the caller can decide what to do.
+    pip install publish-artifact
+    python3 publish_model.py out/detector.trt detector arm64 2026-04-15
 
-    python3 publish_model.py model.trt detector arm64 2026-04-15
+The S3 and admin API settings and secrets come from the environment the
+service already runs with (S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY,
+S3_BUCKET, ADMIN_API_URL, ADMIN_API_TOKEN); they never go on a command line.
+A failed publish leaves nothing behind, so the failures that can pass (S3 or
+the admin API down) are retried; the others are raised at once.
 """
 
-import json
-import os
-import subprocess
 import sys
+import time
+from typing import List, Mapping, Optional
 
-# Exit codes of publish-artifact, and what a training service should do.
-FAILURES = {
-    2: ("usage", "fix the call or the environment (a missing variable or a bad name); do not retry"),
-    3: ("input", "the model file is missing or unreadable; check the training output"),
-    4: ("storage", "S3 failed; nothing was left in the bucket; retry later or check credentials"),
-    5: ("registration", "the admin API failed; the object was removed again; retry later"),
-    70: ("internal", "a bug in publish-artifact; run `publish-artifact selftest` and report it"),
-}
+import publish_artifact
+from publish_artifact import PublishArtifactError, Receipt
 
 
-class PublishError(Exception):
-    def __init__(self, code: int, stderr: str):
-        self.code = code
-        self.kind, self.advice = FAILURES.get(code, ("unknown", "see stderr"))
-        super().__init__(f"publish-artifact failed ({self.kind}, exit {code}): "
-                         f"{stderr.strip()}\nwhat to do: {self.advice}")
+def publish_model(path: str, resource_name: str, architecture: str, version: str,
+                  dev_stage: str = "main", attempts: int = 3, backoff_seconds: float = 30.0,
+                  env: Optional[Mapping[str, str]] = None) -> Receipt:
+    """Publishes `path`; retries storage and registration failures."""
+    attempt = 1
+    while True:
+        try:
+            return publish_artifact.publish(
+                path, resource_name=resource_name, dev_stage=dev_stage,
+                architecture=architecture, version=version, env=env,
+            )
+        except PublishArtifactError as err:
+            if not err.retryable or attempt >= attempts:
+                raise
+            print(f"publish failed ({err.kind}: {err}); retrying in "
+                  f"{backoff_seconds * attempt:.0f} s", file=sys.stderr)
+            time.sleep(backoff_seconds * attempt)
+            attempt += 1
 
-    @property
-    def retryable(self) -> bool:
-        return self.kind in ("storage", "registration")
 
-
-def publish_model(path, resource_name, architecture, version, dev_stage="main",
-                  binary="publish-artifact", env=None) -> dict:
-    """Seals and publishes `path`; returns the receipt (object_key, cdn_url,
-    sha256, size_bytes, plaintext_sha256, ...). Raises PublishError."""
-    done = subprocess.run(
-        [binary, "--file", str(path), "--resource-name", resource_name,
-         "--dev-stage", dev_stage, "--architecture", architecture, "--version", version, "--json"],
-        env=env if env is not None else os.environ,
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        raise PublishError(done.returncode, done.stderr)
-    return json.loads(done.stdout)
+def main(argv: List[str]) -> int:
+    model, name, architecture, version = argv[1:5]
+    try:
+        receipt = publish_model(model, name, architecture, version)
+    except PublishArtifactError as err:
+        print(f"not published ({err.kind}): {err}", file=sys.stderr)
+        return err.exit_code if err.exit_code and err.exit_code > 0 else 1
+    print(f"published {receipt.object_key} ({receipt.size_bytes} bytes, sha256 "
+          f"{receipt.sha256}) at {receipt.cdn_url}")
+    return 0
 
 
 if __name__ == "__main__":
-    model, name, arch, version = sys.argv[1:5]
-    try:
-        receipt = publish_model(model, name, arch, version)
-    except PublishError as err:
-        print(err, file=sys.stderr)
-        sys.exit(err.code)
-    print(f"published {receipt['object_key']} ({receipt['size_bytes']} bytes, "
-          f"sha256 {receipt['sha256']}) at {receipt['cdn_url']}")
+    sys.exit(main(sys.argv))

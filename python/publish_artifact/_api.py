@@ -1,0 +1,191 @@
+"""The typed API: one function per subcommand that a program calls, each
+returning what the tool prints with `--json` as a frozen dataclass."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any, Dict, List, Mapping, Optional, Type, TypeVar, Union
+
+from ._errors import PublishArtifactError
+from ._run import run_json
+
+PathLike = Union[str, "os.PathLike[str]"]
+T = TypeVar("T")
+# The variable the tool reads a key from when no key file is given.
+KEY_VARIABLE = "PUBLISH_ARTIFACT_KEY"
+
+
+def _extra_field() -> Any:
+    """Fields a newer tool prints that this package does not know yet: a
+    plain dict, so that `dataclasses.asdict` works, left out of == and hash."""
+    return field(default_factory=dict, repr=False, compare=False)
+
+
+def _from_json(cls: Type[T], data: Mapping[str, Any], **converted: Any) -> T:
+    """`cls` from a JSON object: known fields by name, the rest in `extra`."""
+    dataclass: Any = cls  # every T here is a dataclass with an `extra` field
+    known = {f.name for f in fields(dataclass)} - {"extra"}
+    required = {f.name for f in fields(dataclass)
+                if f.default is MISSING and f.default_factory is MISSING}
+    values = {name: data[name] for name in known if name in data}
+    values.update(converted)
+    missing = sorted(required - values.keys())
+    if missing:
+        raise PublishArtifactError(
+            f"the tool's JSON lacks {', '.join(missing)} for {cls.__name__}: "
+            "is the binary older than this package?",
+            exit_code=0,
+        )
+    extra = {name: value for name, value in data.items() if name not in known}
+    built: T = dataclass(**values, extra=extra)
+    return built
+
+
+@dataclass(frozen=True)
+class Upload:
+    method: str  # "single" (one PUT) or "multipart"
+    parts: int
+    extra: Mapping[str, Any] = _extra_field()
+
+
+@dataclass(frozen=True)
+class Durations:
+    seal_and_upload_seconds: float
+    registration_seconds: float
+    total_seconds: float
+    extra: Mapping[str, Any] = _extra_field()
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What a publish made: the object, where it is, and how it went.
+
+    Never holds the encryption key: that goes to the admin API only.
+    """
+
+    object_key: str
+    bucket: str
+    cdn_url: str
+    sha256: str  # of the whole object, as registered
+    size_bytes: int
+    plaintext_sha256: str  # of the published file itself
+    plaintext_size_bytes: int
+    compressed_size_bytes: int
+    level: int
+    upload: Upload
+    registration_attempts: int
+    durations: Durations
+    extra: Mapping[str, Any] = _extra_field()
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "Receipt":
+        return _from_json(
+            cls, data,
+            upload=_from_json(Upload, data.get("upload") or {}),
+            durations=_from_json(Durations, data.get("durations") or {}),
+        )
+
+
+@dataclass(frozen=True)
+class Sealed:
+    """A local seal: the object file, its digest, and the key's file."""
+
+    object: str
+    sha256: str
+    size_bytes: int
+    plaintext_sha256: str
+    plaintext_size_bytes: int
+    compressed_size_bytes: int
+    level: int
+    key_file: str
+    seconds: float
+    extra: Mapping[str, Any] = _extra_field()
+
+
+@dataclass(frozen=True)
+class Opened:
+    """An object that passed every check (SHA-256, padding, gzip)."""
+
+    source: str
+    plaintext_sha256: str
+    plaintext_size_bytes: int
+    sha256: str
+    size_bytes: int
+    seconds: float
+    plaintext: Optional[str] = None  # where fetch wrote it; None for verify
+    extra: Mapping[str, Any] = _extra_field()
+
+
+def _flags(**values: Union[None, int, str, PathLike]) -> List[str]:
+    """`--resource-name=detector` for each value given. The `=` form keeps a
+    value that starts with `-` (a file named `-v`) from reading as a flag."""
+    return [
+        f"--{name.replace('_', '-')}={os.fspath(value) if isinstance(value, os.PathLike) else value}"
+        for name, value in values.items()
+        if value is not None
+    ]
+
+
+def _key_secret(key: Optional[str], key_file: Optional[PathLike]) -> Dict[str, str]:
+    """A key goes to the tool in its environment, never in argv."""
+    if key is not None and key_file is not None:
+        raise ValueError("give key or key_file, not both")
+    return {KEY_VARIABLE: key} if key is not None else {}
+
+
+def publish(path: PathLike, *, resource_name: str, dev_stage: str, architecture: str,
+            version: str, level: Optional[int] = None,
+            env: Optional[Mapping[str, str]] = None) -> Receipt:
+    """Seals `path` and publishes it: one S3 object plus one admin API row.
+
+    The S3 and admin API settings and secrets (`S3_ENDPOINT`, `S3_ACCESS_KEY`,
+    `S3_SECRET_KEY`, `S3_BUCKET`, `ADMIN_API_URL`, `ADMIN_API_TOKEN`, ...) come
+    from `env`, the child's whole environment, by default this process's.
+    Raises a PublishArtifactError subclass; StorageError and RegistrationError
+    are `retryable` (nothing was left half-published).
+    """
+    arguments = [
+        "publish",
+        *_flags(file=path, resource_name=resource_name, dev_stage=dev_stage,
+                architecture=architecture, version=version, level=level),
+        "--json",
+    ]
+    return Receipt.from_json(run_json(arguments, env))
+
+
+def seal(path: PathLike, *, out: PathLike, key_out: PathLike, level: Optional[int] = None,
+         env: Optional[Mapping[str, str]] = None) -> Sealed:
+    """Seals `path` locally into `out`, with a fresh key written to the new
+    file `key_out` (mode 0600). Nothing is sent anywhere."""
+    arguments = ["seal", *_flags(file=path, out=out, key_out=key_out, level=level)]
+    return _from_json(Sealed, run_json(arguments, env))
+
+
+def fetch(*, sha256: str, out: PathLike, url: Optional[str] = None,
+          object_key: Optional[str] = None, key: Optional[str] = None,
+          key_file: Optional[PathLike] = None,
+          env: Optional[Mapping[str, str]] = None) -> Opened:
+    """Downloads a published object (from `url`, or `object_key` in the S3
+    bucket of the environment), checks it and writes the plaintext to `out`.
+
+    The key is `key` (64 hex digits, passed to the tool in its environment,
+    never in argv) or the file `key_file`; without either, the tool reads
+    PUBLISH_ARTIFACT_KEY from `env`.
+    """
+    if (url is None) == (object_key is None):
+        raise ValueError("give url or object_key, exactly one")
+    secrets = _key_secret(key, key_file)
+    arguments = ["fetch", *_flags(url=url, object_key=object_key, sha256=sha256,
+                                  key_file=key_file, out=out)]
+    return _from_json(Opened, run_json(arguments, env, secrets))
+
+
+def verify(path: PathLike, *, sha256: str, key: Optional[str] = None,
+           key_file: Optional[PathLike] = None, against: Optional[PathLike] = None,
+           env: Optional[Mapping[str, str]] = None) -> Opened:
+    """Checks a sealed object file without writing its plaintext; with
+    `against`, also compares the plaintext with that original."""
+    secrets = _key_secret(key, key_file)
+    arguments = ["verify", *_flags(file=path, sha256=sha256, key_file=key_file, against=against)]
+    return _from_json(Opened, run_json(arguments, env, secrets))
