@@ -83,9 +83,9 @@ impl<T, E: Into<anyhow::Error>> ClassExt<T> for Result<T, E> {
 
 /// The class of a pipeline failure: `refusal` for a guest that refused the
 /// data (a bad object when opening), `sink` for where the output went.
-pub fn pipeline_class(err: &crate::pipeline::PipelineError, refusal: Class, sink: Class) -> Class {
-    use crate::guest::GuestError;
-    use crate::pipeline::PipelineError as P;
+pub fn pipeline_class(err: &crate::sealing::pipeline::PipelineError, refusal: Class, sink: Class) -> Class {
+    use crate::sealing::guest::GuestError;
+    use crate::sealing::pipeline::PipelineError as P;
     match err {
         P::Input(_) => Class::Input,
         P::Guest(GuestError::Refused(_)) => refusal,

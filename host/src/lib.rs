@@ -1,19 +1,23 @@
 //! publish-artifact: seals a build artifact in a WebAssembly sandbox and
 //! publishes it. The binary is `main.rs`; this library holds its modules so
 //! that integration tests can reach the runtime and the sandbox.
+//!
+//! The modules by domain:
+//! - `sealing/`: the guest component and the seal and open pipelines;
+//! - `store/`: S3 (upload, preflight, cleanup) and downloads;
+//! - `admin`: the registration at the admin API;
+//! - `commands/`: one module per subcommand, wiring the domains together;
+//! - the rest is shared plumbing: command line, configuration, secrets,
+//!   failure classes, output files, progress and logging.
 
 pub mod admin;
-pub mod cache;
 pub mod cli;
 pub mod commands;
 pub mod config;
-pub mod download;
 pub mod failure;
-pub mod guest;
 pub mod logging;
 pub mod output;
-pub mod pipeline;
 pub mod progress;
-pub mod runtime;
+pub mod sealing;
 pub mod secrets;
-pub mod storage;
+pub mod store;

@@ -5,7 +5,7 @@
 use super::{human_bytes, open_object, print_json};
 use crate::cli::FetchArgs;
 use crate::config::{self, S3Config};
-use crate::download::{ResumingReader, Source};
+use crate::store::download::{ResumingReader, Source};
 use crate::failure::{Class, ClassExt, Failure};
 use crate::output::AtomicOutput;
 use crate::progress::Progress;

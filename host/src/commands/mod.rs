@@ -82,18 +82,18 @@ pub fn open_object(
     sha256: &[u8; 32],
     read_class: Class,
     progress: &std::sync::atomic::AtomicU64,
-    sink: &mut crate::pipeline::Sink<'_>,
+    sink: &mut crate::sealing::pipeline::Sink<'_>,
 ) -> Result<OpenedSummary, Failure> {
     use sha2::Digest;
-    let runtime = crate::runtime::Runtime::load().class(Class::Internal)?;
+    let runtime = crate::sealing::runtime::Runtime::load().class(Class::Internal)?;
     let mut plaintext_hash = sha2::Sha256::new();
-    let report = crate::pipeline::open(&runtime, input, key, sha256, progress, &mut |bytes| {
+    let report = crate::sealing::pipeline::open(&runtime, input, key, sha256, progress, &mut |bytes| {
         plaintext_hash.update(bytes);
         sink(bytes)
     })
     .map_err(|err| {
         let class = match &err {
-            crate::pipeline::PipelineError::Input(_) => read_class,
+            crate::sealing::pipeline::PipelineError::Input(_) => read_class,
             other => crate::failure::pipeline_class(other, Class::Integrity, Class::Output),
         };
         Failure::new(

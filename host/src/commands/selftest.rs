@@ -5,9 +5,9 @@
 //! them with Python's zlib and `cryptography`, independently of our code.
 
 use crate::failure::{Class, ClassExt, Failure};
-use crate::guest::{DeflateBlock, GuestError};
-use crate::pipeline::{self, SealOptions};
-use crate::runtime::{GUEST_SHA256, Runtime, WIT_PACKAGE, bindings};
+use crate::sealing::guest::{DeflateBlock, GuestError};
+use crate::sealing::pipeline::{self, SealOptions};
+use crate::sealing::runtime::{GUEST_SHA256, Runtime, WIT_PACKAGE, bindings};
 use crate::secrets::Key;
 use serde::Deserialize;
 use std::sync::atomic::AtomicU64;

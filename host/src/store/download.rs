@@ -35,7 +35,7 @@ impl Source {
 
     pub fn s3(config: &S3Config, key: &str) -> Self {
         Self::S3 {
-            client: crate::storage::client(config),
+            client: crate::store::s3::client(config),
             bucket: config.bucket.clone(),
             key: key.to_string(),
         }

@@ -14,8 +14,8 @@
 //! not depend on N. A fixed number of blocks is in flight at any time, which
 //! bounds memory whatever the file size.
 
-use crate::guest::{DeflateBlock, GuestError, SealSummary};
-use crate::runtime::Runtime;
+use crate::sealing::guest::{DeflateBlock, GuestError, SealSummary};
+use crate::sealing::runtime::Runtime;
 use crate::secrets::{IV_LENGTH, Key};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -202,7 +202,7 @@ fn compress(
 }
 
 fn seal_in_order(
-    guest: &mut crate::guest::Guest,
+    guest: &mut crate::sealing::guest::Guest,
     key: &Key,
     iv: &[u8; IV_LENGTH],
     blocks: &Receiver<Compressed>,

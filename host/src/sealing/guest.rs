@@ -1,9 +1,9 @@
 //! Typed access to one guest instance: its three resources and the pure
 //! block compressor, with WIT errors turned into messages a user can act on.
 
-use crate::runtime::Sandbox;
-use crate::runtime::bindings::Sealing;
-use crate::runtime::bindings::exports::publish_artifact::seal::types as wit;
+use crate::sealing::runtime::Sandbox;
+use crate::sealing::runtime::bindings::Sealing;
+use crate::sealing::runtime::bindings::exports::publish_artifact::seal::types as wit;
 use crate::secrets::Key;
 use wasmtime::Store;
 use wasmtime::component::ResourceAny;
@@ -209,7 +209,7 @@ impl Opener<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::{GUEST_MEMORY_LIMIT, Runtime};
+    use crate::sealing::runtime::{GUEST_MEMORY_LIMIT, Runtime};
 
     #[test]
     fn calls_after_finish_are_refusals_not_traps() {

@@ -4,7 +4,7 @@
 //! guest once and pre-links it, so every `Guest` after that is a cheap
 //! instantiation into a store of its own, one per pipeline thread.
 
-use crate::cache::{self, CacheOutcome};
+use crate::sealing::cache::{self, CacheOutcome};
 use std::time::{Duration, Instant};
 use wasmtime::Result;
 use wasmtime::component::{Linker, ResourceTable};
@@ -149,13 +149,13 @@ impl Runtime {
     }
 
     /// A fresh instance in a fresh sandboxed store.
-    pub fn instantiate(&self) -> Result<crate::guest::Guest> {
+    pub fn instantiate(&self) -> Result<crate::sealing::guest::Guest> {
         let mut store = new_store(&self.engine, Sandbox::new());
         let bindings = self
             .pre
             .instantiate(&mut store)
             .context("instantiating the guest")?;
-        Ok(crate::guest::Guest::new(store, bindings))
+        Ok(crate::sealing::guest::Guest::new(store, bindings))
     }
 }
 
