@@ -11,6 +11,7 @@ pub mod aes_vperm;
 pub mod cbc_stream;
 pub mod deflate;
 pub mod error;
+pub mod inflate;
 pub mod open;
 pub mod seal;
 
