@@ -83,7 +83,11 @@ impl<T, E: Into<anyhow::Error>> ClassExt<T> for Result<T, E> {
 
 /// The class of a pipeline failure: `refusal` for a guest that refused the
 /// data (a bad object when opening), `sink` for where the output went.
-pub fn pipeline_class(err: &crate::sealing::pipeline::PipelineError, refusal: Class, sink: Class) -> Class {
+pub fn pipeline_class(
+    err: &crate::sealing::pipeline::PipelineError,
+    refusal: Class,
+    sink: Class,
+) -> Class {
     use crate::sealing::guest::GuestError;
     use crate::sealing::pipeline::PipelineError as P;
     match err {

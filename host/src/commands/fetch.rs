@@ -5,11 +5,11 @@
 use super::{human_bytes, open_object, print_json};
 use crate::cli::FetchArgs;
 use crate::config::{self, S3Config};
-use crate::store::download::{ResumingReader, Source};
 use crate::failure::{Class, ClassExt, Failure};
 use crate::output::AtomicOutput;
 use crate::progress::Progress;
 use crate::secrets::Key;
+use crate::store::download::{ResumingReader, Source};
 use std::time::Duration;
 
 pub fn run(args: &FetchArgs) -> Result<(), Failure> {
