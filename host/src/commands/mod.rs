@@ -76,7 +76,7 @@ pub struct OpenedSummary {
 /// A bad object is an integrity failure; trouble reading it is
 /// `read_class` (input for files, storage for downloads).
 pub fn open_object(
-    input: &mut dyn std::io::Read,
+    input: &mut (dyn std::io::Read + Send),
     source: String,
     key: &crate::secrets::Key,
     sha256: &[u8; 32],
@@ -87,20 +87,21 @@ pub fn open_object(
     use sha2::Digest;
     let runtime = crate::sealing::runtime::Runtime::load().class(Class::Internal)?;
     let mut plaintext_hash = sha2::Sha256::new();
-    let report = crate::sealing::pipeline::open(&runtime, input, key, sha256, progress, &mut |bytes| {
-        plaintext_hash.update(bytes);
-        sink(bytes)
-    })
-    .map_err(|err| {
-        let class = match &err {
-            crate::sealing::pipeline::PipelineError::Input(_) => read_class,
-            other => crate::failure::pipeline_class(other, Class::Integrity, Class::Output),
-        };
-        Failure::new(
-            class,
-            anyhow::Error::new(err).context(format!("cannot open {source}")),
-        )
-    })?;
+    let report =
+        crate::sealing::opening::open(&runtime, input, key, sha256, progress, &mut |bytes| {
+            plaintext_hash.update(bytes);
+            sink(bytes)
+        })
+        .map_err(|err| {
+            let class = match &err {
+                crate::sealing::pipeline::PipelineError::Input(_) => read_class,
+                other => crate::failure::pipeline_class(other, Class::Integrity, Class::Output),
+            };
+            Failure::new(
+                class,
+                anyhow::Error::new(err).context(format!("cannot open {source}")),
+            )
+        })?;
     Ok(OpenedSummary {
         source,
         plaintext: None,

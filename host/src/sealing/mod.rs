@@ -5,10 +5,12 @@
 //!   sandbox each guest instance runs in, and the pre-linked component;
 //! - `cache`: the component compiled for this machine, kept between runs;
 //! - `guest`: typed calls into one instance, WIT errors made readable;
-//! - `pipeline`: reader, compressors and sealer (or opener) on threads,
-//!   joined by bounded queues that every stage sees close.
+//! - `pipeline`: reader, compressors and sealer on threads, joined by
+//!   bounded queues that every stage sees close;
+//! - `opening`: reader, decryptor and inflater, the same way.
 
 pub mod cache;
 pub mod guest;
+pub mod opening;
 pub mod pipeline;
 pub mod runtime;
