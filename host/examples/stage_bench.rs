@@ -99,14 +99,42 @@ fn sealing_stages(runtime: &Runtime, plaintext: &[u8]) -> anyhow::Result<()> {
     println!("  gzip -6 (compress-block):              {gzip:7.1} MiB/s of plaintext");
 
     let compressed: usize = blocks.iter().map(|b| b.data.len()).sum();
+    let key = Key::from_bytes(KEY);
     let started = Instant::now();
-    let mut sealer = guest.block_sealer(&Key::from_bytes(KEY), &IV)?;
+    let mut sealer = guest.block_sealer(&key, &IV)?;
+    let mut object = Vec::new();
     for block in &blocks {
-        sealer.push(block)?;
+        object.extend(sealer.push(block)?);
     }
-    sealer.finish()?;
+    object.extend(sealer.finish()?.0);
     let sealing = mib_per_s(compressed, started.elapsed());
     println!("  AES-256-CBC + SHA-256 (block-sealer):  {sealing:7.1} MiB/s of gzip data");
+
+    // The open pipeline's two guest stages, one after the other here.
+    let started = Instant::now();
+    let mut decryptor = guest.decryptor(&key, &IV)?;
+    let mut gzip = Vec::new();
+    for chunk in object[IV.len()..].chunks(BLOCK) {
+        gzip.extend(decryptor.push(chunk)?);
+    }
+    gzip.extend(decryptor.finish()?);
+    let decrypting = mib_per_s(object.len(), started.elapsed());
+    println!("  AES-256-CBC decryption (decryptor):    {decrypting:7.1} MiB/s of object");
+    let started = Instant::now();
+    let mut inflater = guest.inflater()?;
+    for chunk in gzip.chunks(BLOCK) {
+        let mut out = inflater.push(chunk)?;
+        while !out.is_empty() {
+            out = inflater.push(&[])?;
+        }
+    }
+    let (_, plaintext_length) = inflater.finish()?;
+    anyhow::ensure!(
+        plaintext_length == plaintext.len() as u64,
+        "inflated the wrong length"
+    );
+    let inflating = mib_per_s(plaintext.len(), started.elapsed());
+    println!("  gunzip (inflater):                     {inflating:7.1} MiB/s of plaintext");
     Ok(())
 }
 
