@@ -1,11 +1,11 @@
 //! The open pipeline: an object through two guest instances to a sink.
 //!
 //! ```text
-//! reader + SHA-256 --object--> decryptor --gzip--> inflater (this thread) --> sink
+//! reader + SHA-256 --object--> decryptor --gzip--> inflater --plaintext--> sink (this thread)
 //! ```
 //!
 //! The stages run on threads joined by bounded queues, so reading and
-//! hashing, decryption and inflating overlap, and a fixed number of chunks
+//! hashing, decryption, inflating and the sink overlap, and a fixed number of chunks
 //! is in flight whatever the object's size. The decryptor and the inflater
 //! are guest instances of their own (the WIT `open` interface's `decryptor`
 //! and `inflater`); the SHA-256 of the object is computed natively by the
@@ -71,25 +71,28 @@ pub fn open(
     sink: &mut Sink<'_>,
 ) -> Result<OpenReport> {
     let started = Instant::now();
-    let mut inflate_guest = runtime
-        .instantiate()
-        .map_err(|err| PipelineError::Runtime(err.into()))?;
     std::thread::scope(|scope| {
         let (object_tx, object_rx) = sync_channel::<Vec<u8>>(QUEUE);
         let (gzip_tx, gzip_rx) = sync_channel::<Vec<u8>>(QUEUE);
+        let (plaintext_tx, plaintext_rx) = sync_channel::<Vec<u8>>(QUEUE);
         let reader = scope.spawn(move || read_and_hash(input, progress, &object_tx));
         let decryptor = scope.spawn(move || decrypt(runtime, key, &object_rx, &gzip_tx));
-        let inflated = inflate(&mut inflate_guest, &gzip_rx, sink);
+        let inflater = scope.spawn(move || inflate(runtime, &gzip_rx, &plaintext_tx));
+        // The sink (the caller's: a file, and often a hash of the plaintext)
+        // runs here, off the inflater's thread, the pipeline's slowest.
+        let written = write(&plaintext_rx, sink);
         // Whatever happened, closing our end stops the other stages.
-        drop(gzip_rx);
+        drop(plaintext_rx);
         let read = reader.join().expect("the reader thread does not panic");
         let decrypted = decryptor
             .join()
             .expect("the decryptor thread does not panic");
+        let inflated = inflater.join().expect("the inflater thread does not panic");
 
         // Faults first, the reader's before the others: a read error also
         // ends the object early, which the later stages see as damage.
         let read = read?;
+        written?;
         let decrypted = fault_or_refusal(decrypted)?;
         let inflated = fault_or_refusal(inflated)?;
         let Some(read) = read else {
@@ -197,25 +200,31 @@ fn decrypt(
     Ok(())
 }
 
-/// Inflates the gzip stream into `sink`; returns the plaintext length.
+/// Inflates the gzip stream, passing plaintext on; returns its length.
 fn inflate(
-    guest: &mut super::guest::Guest,
+    runtime: &Runtime,
     gzip: &Receiver<Vec<u8>>,
-    sink: &mut Sink<'_>,
+    plaintext: &SyncSender<Vec<u8>>,
 ) -> Result<u64> {
+    let mut guest = runtime
+        .instantiate()
+        .map_err(|err| PipelineError::Runtime(err.into()))?;
     let mut inflater = guest.inflater()?;
     let mut refusal = None;
     while let Ok(chunk) = gzip.recv() {
         if refusal.is_some() {
             continue;
         }
-        let mut plaintext = inflater.push(&chunk);
+        let mut step = inflater.push(&chunk);
         loop {
-            match plaintext {
-                Ok(step) if step.is_empty() => break,
-                Ok(step) => {
-                    sink(&step).map_err(PipelineError::Sink)?;
-                    plaintext = inflater.push(&[]);
+            match step {
+                Ok(out) if out.is_empty() => break,
+                Ok(out) => {
+                    if plaintext.send(out).is_err() {
+                        // The sink failed; it reports why.
+                        return Ok(0);
+                    }
+                    step = inflater.push(&[]);
                 }
                 Err(GuestError::Refused(err)) => {
                     refusal = Some(err);
@@ -229,8 +238,17 @@ fn inflate(
         return Err(refused(refusal));
     }
     let (tail, plaintext_length) = inflater.finish()?;
-    sink(&tail).map_err(PipelineError::Sink)?;
+    // A sink that failed has its own error to report.
+    let _ = plaintext.send(tail);
     Ok(plaintext_length)
+}
+
+/// Hands the plaintext to the sink.
+fn write(plaintext: &Receiver<Vec<u8>>, sink: &mut Sink<'_>) -> Result<()> {
+    while let Ok(chunk) = plaintext.recv() {
+        sink(&chunk).map_err(PipelineError::Sink)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
