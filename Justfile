@@ -46,7 +46,7 @@ dist: build
 demo: build
     python3 scripts/demo.py
 
-# seal vs a Python and a shell baseline on a generated corpus (BENCH_SIZE_MIB, default 1024); writes bench/RESULTS.md.
+# seal and open vs a Python and a shell baseline on a generated corpus (BENCH_SIZE_MIB, default 1024); writes bench/RESULTS.md.
 bench: build
     cargo build --release --locked --example stage_bench
     python3 bench/run.py

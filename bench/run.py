@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """`just bench`: publish-artifact seal against two baselines, in one run,
-interleaved, at gzip levels 1, 6 and 9; then the guest's stages alone and
-peak memory at a larger size. Prints a table with ratios and writes
+interleaved, at gzip levels 1, 6 and 9; the way back, `open` and `verify`
+of the level-6 object against two openers; then the guest's stages alone
+and peak memory at a larger size. Prints a table with ratios and writes
 bench/RESULTS.md.
 
     python3 bench/run.py [--size-mib 1024] [--rounds 1] [--large-mib 4096]
 
 Every object made here is opened with openssl and gunzip and compared with
-the corpus, so a fast but wrong seal cannot win.
+the corpus, so a fast but wrong seal cannot win; every opener's output is
+compared with the corpus too.
 """
 
 import argparse
@@ -98,6 +100,36 @@ def sealers(corpus: Path, level: int, key_file: Path):
     }, out
 
 
+def openers(obj: Path, sha: str, key_file: Path):
+    """Each opens `obj` to `out` only once the SHA-256, the padding and the
+    gzip trailer check out (`verify` checks the same, writing nothing)."""
+    out = OUT / "opened"
+    common = ["--file", str(obj), "--key-file", str(key_file), "--sha256", sha]
+    return {
+        "publish-artifact open": [str(tool()), "open", *common, "--out", str(out)],
+        "publish-artifact verify": [str(tool()), "verify", *common],
+        "python": [sys.executable, str(HERE / "python_open.py"), str(obj), str(out), str(key_file),
+                   sha],
+        "shell": [str(HERE / "shell_open.sh"), str(obj), str(out), str(key_file), sha],
+    }, out
+
+
+def open_rows(obj: Path, corpus_sha: str, key_file: Path, rounds: int) -> dict:
+    """The openers on `obj`, interleaved; the best round of each."""
+    commands, out = openers(obj, sha256_file(obj), key_file)
+    best = {}
+    for _ in range(rounds):
+        for name, argv in commands.items():
+            out.unlink(missing_ok=True)
+            result = measure(argv)
+            if name != "publish-artifact verify":
+                assert sha256_file(out) == corpus_sha, f"{name} opened to the wrong plaintext"
+            if name not in best or result["wall"] < best[name]["wall"]:
+                best[name] = result
+    out.unlink(missing_ok=True)
+    return best
+
+
 def corpus_of(size_mib: int) -> Path:
     path = OUT / f"corpus-{size_mib}MiB.tar"
     if not path.exists():
@@ -141,6 +173,8 @@ def main() -> None:
                 result = measure(argv)
                 result["size"] = out.stat().st_size
                 assert opens_to(out, corpus_sha), f"{name} at -{level} made a wrong object"
+                if level == 6 and name == "publish-artifact":
+                    os.replace(out, OUT / "object-6")  # what the openers open
                 if name not in best or result["wall"] < best[name]["wall"]:
                     best[name] = result
         for name, result in best.items():
@@ -159,24 +193,45 @@ def main() -> None:
     size_note = (f"publish-artifact -6 object {ours6[5]} bytes vs `gzip -6` {gzip6} bytes "
                  f"({(ours6[5] / gzip6 - 1) * 100:+.2f}%, object includes IV and padding)")
 
+    opened = open_rows(OUT / "object-6", corpus_sha, key_file, args.rounds)
+    (OUT / "object-6").unlink()
+    open_table = ["| opener (level-6 object) | MiB/s of plaintext | CPU s | peak RSS MiB |",
+                  "|---|---|---|---|"]
+    open_table += [f"| {name} | {size_mib / r['wall']:.1f} | {r['cpu']:.1f} | {r['rss_mib']:.1f} |"
+                   for name, r in opened.items()]
+    open_speedup = {name: opened[name]["wall"] / opened["publish-artifact open"]["wall"]
+                    for name in ("python", "shell")}
+    open_rss = max(opened[name]["rss_mib"] for name in ("publish-artifact open",
+                                                        "publish-artifact verify"))
+
     stages = subprocess.run([str(tool().parent / "examples" / "stage_bench"),
                              str(corpus), str(stage_component()), str(guest_with_aes_crate())],
                             capture_output=True, text=True)
     stage_text = stages.stdout.strip() or stages.stderr.strip()
 
     large = corpus_of(args.large_mib) if args.large_mib else None
-    large_text, large_rss = "", None
+    large_text, large_rss, large_open_rss = "", None, None
     if large:
         commands, out = sealers(large, 6, key_file)
         result = measure(commands["publish-artifact"])
-        assert opens_to(out, sha256_file(large)), f"the {args.large_mib} MiB object is wrong"
+        large_sha = sha256_file(large)
+        assert opens_to(out, large_sha), f"the {args.large_mib} MiB object is wrong"
         large_rss = result["rss_mib"]
+        large.unlink()  # room for the opened copy
+        open_argv, opened_out = openers(out, sha256_file(out), key_file)
+        opened_large = measure(open_argv["publish-artifact open"])
+        assert sha256_file(opened_out) == large_sha, f"the {args.large_mib} MiB object opened wrong"
+        opened_out.unlink()
+        large_open_rss = opened_large["rss_mib"]
         large_text = (f"publish-artifact seal -6 of {args.large_mib} MiB: "
-                      f"{args.large_mib / result['wall']:.1f} MiB/s, peak RSS {large_rss:.1f} MiB")
-        large.unlink()
+                      f"{args.large_mib / result['wall']:.1f} MiB/s, peak RSS {large_rss:.1f} MiB; "
+                      f"open: {args.large_mib / opened_large['wall']:.1f} MiB/s, "
+                      f"peak RSS {large_open_rss:.1f} MiB")
 
     aes = re.search(r"guest AES vs `aes` crate:\s+([\d.]+)x", stage_text)
     aes_ratio = float(aes[1]) if aes else 0.0
+    aes_dec = re.search(r"guest AES decryption vs `aes` crate:\s+([\d.]+)x", stage_text)
+    aes_dec_ratio = float(aes_dec[1]) if aes_dec else 0.0
     our_rss = max(r[4] for r in rows if r[1] == "publish-artifact")
     size_vs_gzip = ours6[5] / gzip6 - 1
     goals = goal_table([
@@ -190,6 +245,17 @@ def main() -> None:
          "not run" if large_rss is None else f"{large_rss:.1f} MiB",
          large_rss is not None and large_rss < 64),
         ("-6 object size vs `gzip -6`", "within 1%", f"{size_vs_gzip:+.2%}", size_vs_gzip <= 0.01),
+        ("open -6 vs `openssl enc -d | gunzip` (sha256sum on a tee)", ">= 1.0x",
+         f"{open_speedup['shell']:.2f}x", open_speedup["shell"] >= 1.0),
+        ("open -6 vs the Python opener", ">= 2x", f"{open_speedup['python']:.2f}x",
+         open_speedup["python"] >= 2),
+        ("guest AES-256-CBC decryption alone vs the `aes` crate", ">= 4x", f"{aes_dec_ratio:.2f}x",
+         aes_dec_ratio >= 4),
+        (f"peak RSS of open and verify, {size_mib:.0f} MiB", "< 64 MiB", f"{open_rss:.1f} MiB",
+         open_rss < 64),
+        (f"peak RSS of open, {args.large_mib} MiB", "< 64 MiB",
+         "not run" if large_open_rss is None else f"{large_open_rss:.1f} MiB",
+         large_open_rss is not None and large_open_rss < 64),
     ])
 
     report = "\n".join([
@@ -197,9 +263,11 @@ def main() -> None:
         f"{datetime.date.today()} on {platform.machine()}, {os.cpu_count()} cores, "
         f"{platform.processor() or platform.platform()}; corpus {size_mib:.0f} MiB "
         f"(bench/corpus.py), best of {args.rounds} interleaved round(s). Command: `just bench`.\n",
-        *goals, "", *table, "", *ratios, "", size_note, "", "Guest stages alone:", "```", stage_text,
+        *goals, "", *table, "", *ratios, "", size_note, "", *open_table, "",
+        "Guest stages alone:", "```", stage_text,
         "```", "", large_text, "",
-        "Every object above was opened with openssl and gunzip and matched the input.", "",
+        "Every object above was opened with openssl and gunzip and matched the input; "
+        "every opener's output matched it too.", "",
     ])
     print(report)
     (HERE / "RESULTS.md").write_text(report)

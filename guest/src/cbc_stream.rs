@@ -1,73 +1,112 @@
 //! AES-256-CBC with PKCS#7 padding over a stream of arbitrary chunks.
 //!
-//! The `cbc` crate works on whole blocks; these wrappers carry the partial
+//! The ciphers work on whole blocks; these wrappers carry the partial
 //! block between calls and, on the decrypting side, hold back the last block
 //! until the end, because only it carries the padding.
 
 use crate::error::Error;
-use aes::Aes256;
-use cbc::cipher::{BlockDecryptMut, KeyIvInit, generic_array::GenericArray};
 
 pub const BLOCK: usize = 16;
 pub const KEY_LENGTH: usize = 32;
 
-type Block = GenericArray<u8, cbc::cipher::consts::U16>;
-
-fn as_blocks(bytes: &mut [u8]) -> &mut [Block] {
-    assert_eq!(bytes.len() % BLOCK, 0);
-    // SAFETY: `GenericArray<u8, U16>` is `repr(transparent)` over `[u8; 16]`,
-    // which has alignment 1, and the length is a whole number of blocks.
-    unsafe { std::slice::from_raw_parts_mut(bytes.as_mut_ptr().cast(), bytes.len() / BLOCK) }
-}
-
-/// CBC encryption of whole blocks. In the wasm guest: the vector-permute AES
-/// of `aes_vperm`, three to four times the `aes` crate's speed there (about
-/// 2.7 on an idle machine; see the README's Speed section); the `aes-crate` feature switches back for comparison.
-/// Natively (unit tests): the `aes` crate.
+/// CBC over whole blocks, both ways. In the wasm guest: the vector-permute
+/// AES of `aes_vperm`, three to four times the `aes` crate's speed there
+/// when encrypting (about 2.7 on an idle machine; see the README's Speed
+/// section), more when decrypting (several blocks side by side); the
+/// `aes-crate` feature switches both back, for comparison. Natively (unit
+/// tests): the `aes` crate.
 #[cfg(all(target_arch = "wasm32", not(feature = "aes-crate")))]
-struct CbcBlocks {
-    aes: crate::aes_vperm::Aes256,
-    chain: [u8; BLOCK],
-}
+mod blocks {
+    use super::{BLOCK, KEY_LENGTH};
+    use crate::aes_vperm::{Aes256, Aes256Decryptor};
 
-#[cfg(all(target_arch = "wasm32", not(feature = "aes-crate")))]
-impl CbcBlocks {
-    fn new(key: &[u8; KEY_LENGTH], iv: &[u8; BLOCK]) -> Self {
-        Self {
-            aes: crate::aes_vperm::Aes256::new(key),
-            chain: *iv,
+    pub struct Encrypting {
+        aes: Aes256,
+        chain: [u8; BLOCK],
+    }
+
+    impl Encrypting {
+        pub fn new(key: &[u8; KEY_LENGTH], iv: &[u8; BLOCK]) -> Self {
+            Self {
+                aes: Aes256::new(key),
+                chain: *iv,
+            }
+        }
+
+        pub fn encrypt(&mut self, blocks: &mut [u8]) {
+            self.aes.encrypt_cbc(&mut self.chain, blocks);
         }
     }
 
-    fn encrypt(&mut self, blocks: &mut [u8]) {
-        self.aes.encrypt_cbc(&mut self.chain, blocks);
+    pub struct Decrypting {
+        aes: Aes256Decryptor,
+        chain: [u8; BLOCK],
+    }
+
+    impl Decrypting {
+        pub fn new(key: &[u8; KEY_LENGTH], iv: &[u8; BLOCK]) -> Self {
+            Self {
+                aes: Aes256Decryptor::new(key),
+                chain: *iv,
+            }
+        }
+
+        pub fn decrypt(&mut self, blocks: &mut [u8]) {
+            self.aes.decrypt_cbc(&mut self.chain, blocks);
+        }
     }
 }
 
 #[cfg(not(all(target_arch = "wasm32", not(feature = "aes-crate"))))]
-struct CbcBlocks(cbc::Encryptor<Aes256>);
+mod blocks {
+    use super::{BLOCK, KEY_LENGTH};
+    use aes::Aes256;
+    use cbc::cipher::{BlockDecryptMut, BlockEncryptMut, KeyIvInit, generic_array::GenericArray};
 
-#[cfg(not(all(target_arch = "wasm32", not(feature = "aes-crate"))))]
-impl CbcBlocks {
-    fn new(key: &[u8; KEY_LENGTH], iv: &[u8; BLOCK]) -> Self {
-        Self(cbc::Encryptor::new(key.into(), iv.into()))
+    type Block = GenericArray<u8, cbc::cipher::consts::U16>;
+
+    fn as_blocks(bytes: &mut [u8]) -> &mut [Block] {
+        assert_eq!(bytes.len() % BLOCK, 0);
+        // SAFETY: `GenericArray<u8, U16>` is `repr(transparent)` over
+        // `[u8; 16]`, which has alignment 1, and the length is a whole
+        // number of blocks.
+        unsafe { std::slice::from_raw_parts_mut(bytes.as_mut_ptr().cast(), bytes.len() / BLOCK) }
     }
 
-    fn encrypt(&mut self, blocks: &mut [u8]) {
-        use cbc::cipher::BlockEncryptMut;
-        self.0.encrypt_blocks_mut(as_blocks(blocks));
+    pub struct Encrypting(cbc::Encryptor<Aes256>);
+
+    impl Encrypting {
+        pub fn new(key: &[u8; KEY_LENGTH], iv: &[u8; BLOCK]) -> Self {
+            Self(cbc::Encryptor::new(key.into(), iv.into()))
+        }
+
+        pub fn encrypt(&mut self, blocks: &mut [u8]) {
+            self.0.encrypt_blocks_mut(as_blocks(blocks));
+        }
+    }
+
+    pub struct Decrypting(cbc::Decryptor<Aes256>);
+
+    impl Decrypting {
+        pub fn new(key: &[u8; KEY_LENGTH], iv: &[u8; BLOCK]) -> Self {
+            Self(cbc::Decryptor::new(key.into(), iv.into()))
+        }
+
+        pub fn decrypt(&mut self, blocks: &mut [u8]) {
+            self.0.decrypt_blocks_mut(as_blocks(blocks));
+        }
     }
 }
 
 pub struct Encryptor {
-    cipher: CbcBlocks,
+    cipher: blocks::Encrypting,
     partial: Vec<u8>,
 }
 
 impl Encryptor {
     pub fn new(key: &[u8; KEY_LENGTH], iv: &[u8; BLOCK]) -> Self {
         Self {
-            cipher: CbcBlocks::new(key, iv),
+            cipher: blocks::Encrypting::new(key, iv),
             partial: Vec::with_capacity(BLOCK),
         }
     }
@@ -97,7 +136,7 @@ impl Encryptor {
 }
 
 pub struct Decryptor {
-    cipher: cbc::Decryptor<Aes256>,
+    cipher: blocks::Decrypting,
     /// Ciphertext not yet decrypted: a partial block, or the last whole block
     /// seen so far (which may be the padded one).
     held: Vec<u8>,
@@ -106,7 +145,7 @@ pub struct Decryptor {
 impl Decryptor {
     pub fn new(key: &[u8; KEY_LENGTH], iv: &[u8; BLOCK]) -> Self {
         Self {
-            cipher: cbc::Decryptor::new(key.into(), iv.into()),
+            cipher: blocks::Decrypting::new(key, iv),
             held: Vec::with_capacity(2 * BLOCK),
         }
     }
@@ -123,7 +162,7 @@ impl Decryptor {
         if ready > 0 {
             let start = out.len();
             out.extend(self.held.drain(..ready));
-            self.cipher.decrypt_blocks_mut(as_blocks(&mut out[start..]));
+            self.cipher.decrypt(&mut out[start..]);
         }
     }
 
@@ -133,7 +172,7 @@ impl Decryptor {
         if self.held.len() != BLOCK {
             return Err(Error::BadPadding);
         }
-        self.cipher.decrypt_blocks_mut(as_blocks(&mut self.held));
+        self.cipher.decrypt(&mut self.held);
         let pad = self.held[BLOCK - 1];
         let valid = (1..=BLOCK as u8).contains(&pad)
             && self.held[BLOCK - usize::from(pad)..]

@@ -1,6 +1,6 @@
 //! The component's exports: `wit/seal.wit` mapped onto the logic modules.
 
-use crate::{deflate, error, open, seal};
+use crate::{cbc_stream, deflate, error, inflate, open, seal};
 use std::cell::RefCell;
 
 wit_bindgen::generate!({
@@ -94,6 +94,8 @@ impl From<wit::DeflateBlock> for deflate::DeflateBlock {
 struct BlockSealer(Slot<seal::BlockSealer>);
 struct Sealer(Slot<seal::Sealer>);
 struct Opener(Slot<open::Opener>);
+struct Decryptor(Slot<cbc_stream::Decryptor>);
+struct Inflater(Slot<inflate::Inflater>);
 
 impl wit_seal::Guest for Component {
     type BlockSealer = BlockSealer;
@@ -152,6 +154,8 @@ impl wit_seal::GuestSealer for Sealer {
 
 impl wit_open::Guest for Component {
     type Opener = Opener;
+    type Decryptor = Decryptor;
+    type Inflater = Inflater;
 }
 
 impl wit_open::GuestOpener for Opener {
@@ -172,6 +176,47 @@ impl wit_open::GuestOpener for Opener {
                 object_length: summary.object_length,
                 plaintext_length: summary.plaintext_length,
             },
+        })
+    }
+}
+
+impl wit_open::GuestDecryptor for Decryptor {
+    fn create(key: Vec<u8>, iv: Vec<u8>) -> Result<wit_open::Decryptor, wit::Error> {
+        let state = open::decryptor(&key, &iv)?;
+        Ok(wit_open::Decryptor::new(Self(Slot::new(state))))
+    }
+
+    fn push(&self, ciphertext: Vec<u8>) -> Result<Vec<u8>, wit::Error> {
+        self.0.update(|decryptor| {
+            let mut gzip = Vec::with_capacity(ciphertext.len());
+            decryptor.update(&ciphertext, &mut gzip);
+            Ok(gzip)
+        })
+    }
+
+    fn finish(&self) -> Result<Vec<u8>, wit::Error> {
+        self.0.retire(|decryptor| {
+            let mut gzip = Vec::with_capacity(cbc_stream::BLOCK);
+            decryptor.finish(&mut gzip)?;
+            Ok(gzip)
+        })
+    }
+}
+
+impl wit_open::GuestInflater for Inflater {
+    fn new() -> Self {
+        Self(Slot::new(inflate::Inflater::new()))
+    }
+
+    fn push(&self, gzip: Vec<u8>) -> Result<Vec<u8>, wit::Error> {
+        self.0.update(|inflater| inflater.push(&gzip))
+    }
+
+    fn finish(&self) -> Result<wit_open::InflaterEnd, wit::Error> {
+        let (tail, plaintext_length) = self.0.retire(inflate::Inflater::finish)?;
+        Ok(wit_open::InflaterEnd {
+            tail,
+            plaintext_length,
         })
     }
 }

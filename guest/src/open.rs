@@ -1,9 +1,11 @@
-//! Opening: SHA-256 check, AES-256-CBC decryption, padding check and gunzip.
+//! Opening: SHA-256 check, AES-256-CBC decryption, padding check and gunzip,
+//! all in one (`Opener`), or decryption alone (`decryptor`) for a caller that
+//! inflates elsewhere (`crate::inflate`) and checks the SHA-256 itself.
 
 use crate::cbc_stream::{self, Decryptor};
 use crate::error::{Error, exact};
+use crate::inflate::Inflater;
 use sha2::{Digest, Sha256};
-use std::io::Write;
 use zeroize::Zeroizing;
 
 const IV_LENGTH: usize = cbc_stream::BLOCK;
@@ -22,8 +24,7 @@ pub struct Opener {
     /// The IV as it arrives; the decryptor starts once it is complete.
     iv: Vec<u8>,
     decryptor: Option<Decryptor>,
-    gunzip: flate2::write::GzDecoder<Vec<u8>>,
-    plaintext_length: u64,
+    gunzip: Inflater,
     /// The first decoding failure; after it only the hash goes on.
     failure: Option<Error>,
 }
@@ -37,8 +38,7 @@ impl Opener {
             object_length: 0,
             iv: Vec::with_capacity(IV_LENGTH),
             decryptor: None,
-            gunzip: flate2::write::GzDecoder::new(Vec::new()),
-            plaintext_length: 0,
+            gunzip: Inflater::new(),
             failure: None,
         })
     }
@@ -77,43 +77,44 @@ impl Opener {
             .take()
             .expect("a whole object has an IV")
             .finish(&mut gzip)?;
-        let mut tail = self.inflate(&gzip);
+        let mut plaintext = self.inflate(&gzip);
         if let Some(failure) = self.failure.take() {
             return Err(failure);
         }
-        if let Err(err) = self.gunzip.try_finish() {
-            return Err(gzip_error(&err));
-        }
-        let rest = std::mem::take(self.gunzip.get_mut());
-        self.plaintext_length += rest.len() as u64;
-        tail.extend(rest);
+        let (tail, plaintext_length) = self.gunzip.finish()?;
+        plaintext.extend(tail);
         let summary = OpenSummary {
             object_length: self.object_length,
-            plaintext_length: self.plaintext_length,
+            plaintext_length,
         };
-        Ok((tail, summary))
+        Ok((plaintext, summary))
     }
 
-    /// Feeds gzip bytes to the decoder and returns the plaintext it gives.
+    /// Feeds gzip bytes to the decoder and returns all the plaintext it
+    /// gives (this resource's contract: one call in, everything out).
     fn inflate(&mut self, gzip: &[u8]) -> Vec<u8> {
+        let mut plaintext = Vec::new();
         if self.failure.is_some() || gzip.is_empty() {
-            return Vec::new();
+            return plaintext;
         }
-        if let Err(err) = self.gunzip.write_all(gzip) {
-            self.failure = Some(gzip_error(&err));
-            return Vec::new();
+        let mut input = gzip;
+        loop {
+            match self.gunzip.push(std::mem::take(&mut input)) {
+                Ok(step) if step.is_empty() => return plaintext,
+                Ok(step) => plaintext.extend(step),
+                Err(err) => {
+                    self.failure = Some(err);
+                    return Vec::new();
+                }
+            }
         }
-        let plaintext = std::mem::take(self.gunzip.get_mut());
-        self.plaintext_length += plaintext.len() as u64;
-        plaintext
     }
 }
 
-fn gzip_error(err: &std::io::Error) -> Error {
-    match err.kind() {
-        // flate2's writer accepts nothing after the member's trailer.
-        std::io::ErrorKind::WriteZero => Error::TrailingData,
-        std::io::ErrorKind::UnexpectedEof => Error::TruncatedGzip,
-        _ => Error::CorruptGzip(err.to_string()),
-    }
+/// Decryption alone: the ciphertext (the object after its IV) in, the gzip
+/// stream out; its `finish` checks the padding.
+pub fn decryptor(key: &[u8], iv: &[u8]) -> Result<Decryptor, Error> {
+    let key = Zeroizing::new(exact::<32>(key, Error::InvalidKeyLength)?);
+    let iv = exact::<IV_LENGTH>(iv, Error::InvalidIvLength)?;
+    Ok(Decryptor::new(&key, &iv))
 }

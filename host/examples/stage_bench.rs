@@ -5,8 +5,10 @@
 //! From the embedded sealing guest: deflate (`compress-block` at level 6) and
 //! the block sealer (gzip framing, AES-256-CBC, SHA-256) over its output.
 //! From the stage component (`bench/stages`: the guest's own code, exported
-//! function by function): AES-256-CBC with the guest's AES and with the `aes`
-//! crate's, and SHA-256, each alone, timed interleaved call by call. With a
+//! function by function): AES-256-CBC encryption and decryption with the
+//! guest's AES and with the `aes` crate's, and SHA-256, each alone, timed
+//! interleaved call by call (decryption runs over the corpus as if it were
+//! ciphertext: AES takes the same time on any bytes). With a
 //! third argument, the sealing guest's stages again on that build (the
 //! benchmark passes one that encrypts with the `aes` crate).
 
@@ -97,14 +99,42 @@ fn sealing_stages(runtime: &Runtime, plaintext: &[u8]) -> anyhow::Result<()> {
     println!("  gzip -6 (compress-block):              {gzip:7.1} MiB/s of plaintext");
 
     let compressed: usize = blocks.iter().map(|b| b.data.len()).sum();
+    let key = Key::from_bytes(KEY);
     let started = Instant::now();
-    let mut sealer = guest.block_sealer(&Key::from_bytes(KEY), &IV)?;
+    let mut sealer = guest.block_sealer(&key, &IV)?;
+    let mut object = Vec::new();
     for block in &blocks {
-        sealer.push(block)?;
+        object.extend(sealer.push(block)?);
     }
-    sealer.finish()?;
+    object.extend(sealer.finish()?.0);
     let sealing = mib_per_s(compressed, started.elapsed());
     println!("  AES-256-CBC + SHA-256 (block-sealer):  {sealing:7.1} MiB/s of gzip data");
+
+    // The open pipeline's two guest stages, one after the other here.
+    let started = Instant::now();
+    let mut decryptor = guest.decryptor(&key, &IV)?;
+    let mut gzip = Vec::new();
+    for chunk in object[IV.len()..].chunks(BLOCK) {
+        gzip.extend(decryptor.push(chunk)?);
+    }
+    gzip.extend(decryptor.finish()?);
+    let decrypting = mib_per_s(object.len(), started.elapsed());
+    println!("  AES-256-CBC decryption (decryptor):    {decrypting:7.1} MiB/s of object");
+    let started = Instant::now();
+    let mut inflater = guest.inflater()?;
+    for chunk in gzip.chunks(BLOCK) {
+        let mut out = inflater.push(chunk)?;
+        while !out.is_empty() {
+            out = inflater.push(&[])?;
+        }
+    }
+    let (_, plaintext_length) = inflater.finish()?;
+    anyhow::ensure!(
+        plaintext_length == plaintext.len() as u64,
+        "inflated the wrong length"
+    );
+    let inflating = mib_per_s(plaintext.len(), started.elapsed());
+    println!("  gunzip (inflater):                     {inflating:7.1} MiB/s of plaintext");
     Ok(())
 }
 
@@ -112,7 +142,7 @@ fn single_stages(runtime: &Runtime, wasm: &[u8], data: &[u8]) -> anyhow::Result<
     let component = Component::new(runtime.engine(), wasm)?;
     let mut store = new_store(runtime.engine(), Sandbox::new());
     let stages = stages::Stages::instantiate(&mut store, &component, runtime.linker())?;
-    let [vperm, aes_crate, sha256] = speeds(
+    let [vperm, aes_crate, decrypt_vperm, decrypt_aes_crate, sha256] = speeds(
         &mut store,
         data,
         [
@@ -125,6 +155,14 @@ fn single_stages(runtime: &Runtime, wasm: &[u8], data: &[u8]) -> anyhow::Result<
                 Ok(())
             },
             &mut |store, chunk| {
+                stages.call_decrypt_vperm(store, &KEY, &IV, chunk)?;
+                Ok(())
+            },
+            &mut |store, chunk| {
+                stages.call_decrypt_aes_crate(store, &KEY, &IV, chunk)?;
+                Ok(())
+            },
+            &mut |store, chunk| {
                 stages.call_sha256(store, chunk)?;
                 Ok(())
             },
@@ -132,10 +170,16 @@ fn single_stages(runtime: &Runtime, wasm: &[u8], data: &[u8]) -> anyhow::Result<
     )?;
     println!("  AES-256-CBC alone, vector-permute AES: {vperm:7.1} MiB/s");
     println!("  AES-256-CBC alone, `aes` crate:        {aes_crate:7.1} MiB/s");
+    println!("  AES-256-CBC decryption, vector-permute:{decrypt_vperm:7.1} MiB/s");
+    println!("  AES-256-CBC decryption, `aes` crate:   {decrypt_aes_crate:7.1} MiB/s");
     println!("  SHA-256 alone:                         {sha256:7.1} MiB/s");
     println!(
         "  guest AES vs `aes` crate:              {:7.2}x",
         vperm / aes_crate
+    );
+    println!(
+        "  guest AES decryption vs `aes` crate:   {:7.2}x",
+        decrypt_vperm / decrypt_aes_crate
     );
     Ok(())
 }

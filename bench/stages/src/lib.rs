@@ -4,8 +4,8 @@
 //! which always passes a 32-byte key, a 16-byte IV and whole blocks.
 #![cfg(target_arch = "wasm32")]
 
-use aes::cipher::{BlockEncryptMut, KeyIvInit, generic_array::GenericArray};
-use publish_artifact_guest::aes_vperm::Aes256;
+use aes::cipher::{BlockDecryptMut, BlockEncryptMut, KeyIvInit, generic_array::GenericArray};
+use publish_artifact_guest::aes_vperm::{Aes256, Aes256Decryptor};
 use sha2::{Digest, Sha256};
 
 wit_bindgen::generate!({
@@ -40,6 +40,27 @@ impl Guest for Stages {
             cipher.encrypt_block_mut(GenericArray::from_mut_slice(block));
         }
         blocks
+    }
+
+    fn decrypt_vperm(key: Vec<u8>, iv: Vec<u8>, mut blocks: Vec<u8>) -> Vec<u8> {
+        let (key, mut iv) = key_and_iv(&key, &iv);
+        assert_eq!(blocks.len() % 16, 0, "whole blocks");
+        Aes256Decryptor::new(&key).decrypt_cbc(&mut iv, &mut blocks);
+        blocks
+    }
+
+    fn decrypt_aes_crate(key: Vec<u8>, iv: Vec<u8>, blocks: Vec<u8>) -> Vec<u8> {
+        let (key, iv) = key_and_iv(&key, &iv);
+        assert_eq!(blocks.len() % 16, 0, "whole blocks");
+        let mut cipher = cbc::Decryptor::<aes::Aes256>::new(&key.into(), &iv.into());
+        // All blocks in one call, as the guest's open did: the `aes` crate's
+        // bitsliced backend then decrypts several at once.
+        let mut whole: Vec<_> = blocks
+            .chunks_exact(16)
+            .map(|block| *GenericArray::from_slice(block))
+            .collect();
+        cipher.decrypt_blocks_mut(&mut whole);
+        whole.concat()
     }
 
     fn sha256(data: Vec<u8>) -> Vec<u8> {

@@ -128,7 +128,7 @@ pub struct OpenedSummary {
 /// A bad object is an integrity failure; trouble reading it is
 /// `read_class` (input for files, storage for downloads).
 pub fn open_object(
-    input: &mut dyn std::io::Read,
+    input: &mut (dyn std::io::Read + Send),
     source: String,
     key: &crate::secrets::Key,
     sha256: &[u8; 32],
@@ -143,7 +143,7 @@ pub fn open_object(
     // output is then never committed.
     let mut input = Checked(input);
     let report =
-        crate::sealing::pipeline::open(&runtime, &mut input, key, sha256, progress, &mut |bytes| {
+        crate::sealing::opening::open(&runtime, &mut input, key, sha256, progress, &mut |bytes| {
             plaintext_hash.update(bytes);
             sink(bytes)
         })

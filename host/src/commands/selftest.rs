@@ -220,7 +220,7 @@ fn check_round_trip(runtime: &Runtime) -> Check {
     }
     let sha256: [u8; 32] = summary.object_sha256.try_into().expect("32 bytes");
     let mut opened = Vec::new();
-    pipeline::open(
+    crate::sealing::opening::open(
         runtime,
         &mut by_sealer.as_slice(),
         &key,

@@ -8,7 +8,7 @@ use crate::secrets::Key;
 use wasmtime::Store;
 use wasmtime::component::ResourceAny;
 
-pub use wit::{DeflateBlock, SealSummary};
+pub use wit::{DeflateBlock, Error as Refusal, SealSummary};
 
 /// A failed guest call: either the guest refused (bad input, failed check)
 /// or it trapped, which is a bug in the guest or an exhausted limit.
@@ -131,6 +131,32 @@ impl Guest {
             handle,
         }))
     }
+
+    /// Decryption alone (see `open::decryptor` in wit/seal.wit).
+    pub fn decryptor(&mut self, key: &Key, iv: &[u8; 16]) -> Outcome<Decryptor<'_>> {
+        let open = self.exports.publish_artifact_seal_open();
+        let handle = flatten(
+            open.decryptor()
+                .call_create(&mut self.store, key.as_bytes(), iv),
+        )?;
+        Ok(Decryptor(Handle {
+            guest: self,
+            handle,
+        }))
+    }
+
+    /// Gunzip alone, with bounded output (see `open::inflater`).
+    pub fn inflater(&mut self) -> Outcome<Inflater<'_>> {
+        let open = self.exports.publish_artifact_seal_open();
+        let handle = open
+            .inflater()
+            .call_constructor(&mut self.store)
+            .map_err(GuestError::Trapped)?;
+        Ok(Inflater(Handle {
+            guest: self,
+            handle,
+        }))
+    }
 }
 
 /// An owned guest resource, dropped in the guest when the wrapper goes.
@@ -203,6 +229,46 @@ impl Opener<'_> {
         let api = exports.publish_artifact_seal_open().opener();
         let end = flatten(api.call_finish(store, handle))?;
         Ok((end.tail, end.summary.plaintext_length))
+    }
+}
+
+pub struct Decryptor<'g>(Handle<'g>);
+
+impl Decryptor<'_> {
+    /// Ciphertext in, the gzip bytes of every block that cannot be the last
+    /// out.
+    pub fn push(&mut self, ciphertext: &[u8]) -> Outcome<Vec<u8>> {
+        let (store, exports, handle) = self.0.parts();
+        let api = exports.publish_artifact_seal_open().decryptor();
+        flatten(api.call_push(store, handle, ciphertext))
+    }
+
+    /// Checks the padding; returns the last gzip bytes.
+    pub fn finish(mut self) -> Outcome<Vec<u8>> {
+        let (store, exports, handle) = self.0.parts();
+        let api = exports.publish_artifact_seal_open().decryptor();
+        flatten(api.call_finish(store, handle))
+    }
+}
+
+pub struct Inflater<'g>(Handle<'g>);
+
+impl Inflater<'_> {
+    /// Gzip in, at most about 1 MiB of plaintext out; empty once all the
+    /// gzip pushed is decoded (push nothing to get the rest before that).
+    pub fn push(&mut self, gzip: &[u8]) -> Outcome<Vec<u8>> {
+        let (store, exports, handle) = self.0.parts();
+        let api = exports.publish_artifact_seal_open().inflater();
+        flatten(api.call_push(store, handle, gzip))
+    }
+
+    /// Checks the gzip trailer; returns the last plaintext and the
+    /// plaintext length.
+    pub fn finish(mut self) -> Outcome<(Vec<u8>, u64)> {
+        let (store, exports, handle) = self.0.parts();
+        let api = exports.publish_artifact_seal_open().inflater();
+        let end = flatten(api.call_finish(store, handle))?;
+        Ok((end.tail, end.plaintext_length))
     }
 }
 

@@ -6,11 +6,13 @@
 //! - `cache`: the component compiled for this machine, kept between runs;
 //! - `guest`: typed calls into one instance, WIT errors made readable;
 //! - `input`: the artifact, read once and checked not to change meanwhile;
-//! - `pipeline`: reader, compressors and sealer (or opener) on threads,
-//!   joined by bounded queues that every stage sees close.
+//! - `pipeline`: reader, compressors and sealer on threads, joined by
+//!   bounded queues that every stage sees close;
+//! - `opening`: reader, decryptor and inflater, the same way.
 
 pub mod cache;
 pub mod guest;
 pub mod input;
+pub mod opening;
 pub mod pipeline;
 pub mod runtime;

@@ -1,4 +1,5 @@
-//! The seal and open pipelines: file bytes through guest instances to a sink.
+//! The seal pipeline: file bytes through guest instances to a sink (the open
+//! pipeline, `super::opening`, shares its sink and errors).
 //!
 //! Sealing runs in stages on threads joined by bounded queues:
 //!
@@ -22,7 +23,7 @@
 //! reader and a compressor at every point and require each run to end.
 
 use crate::sealing::guest::{DeflateBlock, GuestError, SealSummary};
-use crate::sealing::runtime::{GUEST_MEMORY_LIMIT, Runtime};
+use crate::sealing::runtime::Runtime;
 use crate::secrets::{IV_LENGTH, Key};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -37,16 +38,6 @@ pub type Sink<'a> = dyn FnMut(&[u8]) -> anyhow::Result<()> + 'a;
 
 /// The deflate window carried from one block into the next.
 const DICTIONARY_SIZE: usize = 32 * 1024;
-/// Read size when opening. A guest call returns all the plaintext its
-/// chunk inflates to, and deflate inflates up to 1032:1 (zlib's figure): a
-/// 1 MiB chunk of a good object (zeros) made a gigabyte and trapped the
-/// guest at its memory limit. The output buffer grows by doubling, which
-/// can leave the guest's memory at 4x what it holds (the old and new
-/// buffers, and the earlier ones, freed but too small to reuse): 64 KiB
-/// still trapped; at 32 KiB a call makes at most 33 MiB.
-const OPEN_CHUNK: usize = 32 << 10;
-const DEFLATE_MAX_RATIO: usize = 1032;
-const _: () = assert!(4 * DEFLATE_MAX_RATIO * OPEN_CHUNK <= GUEST_MEMORY_LIMIT);
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
@@ -274,51 +265,6 @@ fn seal_in_order(
     }
     let (_, summary) = sealer.finish()?;
     Ok(summary)
-}
-
-#[derive(Debug)]
-pub struct OpenReport {
-    pub object_length: u64,
-    pub plaintext_length: u64,
-    pub elapsed: Duration,
-}
-
-/// Opens an object read from `input`, handing plaintext to `sink`. The
-/// plaintext is only good if this returns `Ok`: the caller must discard
-/// what the sink got otherwise.
-pub fn open(
-    runtime: &Runtime,
-    input: &mut dyn Read,
-    key: &Key,
-    expected_sha256: &[u8; 32],
-    progress: &AtomicU64,
-    sink: &mut Sink<'_>,
-) -> Result<OpenReport> {
-    let started = Instant::now();
-    let mut guest = runtime
-        .instantiate()
-        .map_err(|err| PipelineError::Runtime(err.into()))?;
-    let mut opener = guest.opener(key, expected_sha256)?;
-    let mut chunk = vec![0; OPEN_CHUNK];
-    let mut object_length = 0;
-    loop {
-        let n = match input.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-            Err(err) => return Err(PipelineError::Input(err)),
-        };
-        object_length += n as u64;
-        progress.fetch_add(n as u64, Ordering::Relaxed);
-        sink(&opener.push(&chunk[..n])?).map_err(PipelineError::Sink)?;
-    }
-    let (tail, plaintext_length) = opener.finish()?;
-    sink(&tail).map_err(PipelineError::Sink)?;
-    Ok(OpenReport {
-        object_length,
-        plaintext_length,
-        elapsed: started.elapsed(),
-    })
 }
 
 #[cfg(test)]
