@@ -53,7 +53,7 @@ selftest_in_old_root() {
     fi
     local libc
     libc=$(ls "$root"/lib/*-linux-gnu/libc-*.so 2>/dev/null | head -1)
-    env -i PATH=/usr/bin:/bin PUBLISH_ARTIFACT_CACHE_DIR=none \
+    env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin PUBLISH_ARTIFACT_CACHE_DIR=none \
         chroot "$root" "${runner[@]}" /tmp/publish-artifact selftest >&2 \
         || fail "$triple selftest in $root"
     say "$triple: selftest passed chrooted in $root (${libc##*/})"
