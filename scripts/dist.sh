@@ -8,6 +8,11 @@
 # when its embedded guest differs from the release build's, or when the
 # binary's selftest fails (aarch64 under qemu-aarch64-static).
 #
+# aws-lc-sys (rustls' crypto) 0.47 compiles its C with zig cc for both
+# targets as it is. Older releases passed `-Wp,-U_FORTIFY_SOURCE` for
+# jitterentropy, which zig cc refuses; AWS_LC_SYS_NO_JITTER_ENTROPY=1 is the
+# crate's documented switch for that, should it come back.
+#
 # Optional proof on a real older userland: with DIST_OLD_ROOT_X86_64 and/or
 # DIST_OLD_ROOT_AARCH64 naming a Debian root made by
 #   debootstrap --variant=minbase bullseye DIR                  (glibc 2.31)
@@ -48,7 +53,7 @@ selftest_in_old_root() {
     fi
     local libc
     libc=$(ls "$root"/lib/*-linux-gnu/libc-*.so 2>/dev/null | head -1)
-    env -i PATH=/usr/bin:/bin PUBLISH_ARTIFACT_CACHE_DIR=none \
+    env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin PUBLISH_ARTIFACT_CACHE_DIR=none \
         chroot "$root" "${runner[@]}" /tmp/publish-artifact selftest >&2 \
         || fail "$triple selftest in $root"
     say "$triple: selftest passed chrooted in $root (${libc##*/})"
