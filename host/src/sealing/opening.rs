@@ -280,7 +280,9 @@ mod tests {
     }
 
     fn sealed(runtime: &Runtime, key: &Key) -> Vec<u8> {
-        let plaintext: Vec<u8> = (0..3u32 << 20).map(|i| (i * i >> 9) as u8).collect();
+        let plaintext: Vec<u8> = (0..3u32 << 20)
+            .map(|i| (i.wrapping_mul(i) >> 9) as u8)
+            .collect();
         let mut guest = runtime.instantiate().unwrap();
         let mut sealer = guest.sealer(key, &[1; 16], 1).unwrap();
         let mut object = sealer.push(&plaintext).unwrap();
