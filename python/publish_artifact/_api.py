@@ -135,9 +135,13 @@ def _key_secret(key: Optional[str], key_file: Optional[PathLike]) -> Dict[str, s
 
 
 def publish(path: PathLike, *, resource_name: str, dev_stage: str, architecture: str,
-            version: str, level: Optional[int] = None,
+            version: str, level: Optional[int] = None, replace: bool = False,
             env: Optional[Mapping[str, str]] = None) -> Receipt:
     """Seals `path` and publishes it: one S3 object plus one admin API row.
+
+    A published version is immutable: publishing it again raises ExistsError,
+    unless `replace` (the old object is kept aside until the new row is
+    registered, and put back if that fails).
 
     The S3 and admin API settings and secrets (`S3_ENDPOINT`, `S3_ACCESS_KEY`,
     `S3_SECRET_KEY`, `S3_BUCKET`, `ADMIN_API_URL`, `ADMIN_API_TOKEN`, ...) come
@@ -149,6 +153,7 @@ def publish(path: PathLike, *, resource_name: str, dev_stage: str, architecture:
         "publish",
         *_flags(file=path, resource_name=resource_name, dev_stage=dev_stage,
                 architecture=architecture, version=version, level=level),
+        *(["--replace"] if replace else []),
         "--json",
     ]
     return Receipt.from_json(run_json(arguments, env))
