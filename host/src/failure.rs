@@ -9,6 +9,7 @@
 //! | 5    | registration | the admin API refused or failed; object removed      |
 //! | 6    | integrity    | an object failed its SHA-256, decryption or gunzip   |
 //! | 7    | output       | the output could not be written                      |
+//! | 9    | attestation  | provenance, signature, pin or image binding refused  |
 //! | 70   | internal     | a bug or an exhausted limit in the sealing component |
 
 use std::fmt;
@@ -22,6 +23,7 @@ pub enum Class {
     Registration,
     Integrity,
     Output,
+    Attestation,
     Internal,
 }
 
@@ -34,6 +36,7 @@ impl Class {
             Self::Registration => 5,
             Self::Integrity => 6,
             Self::Output => 7,
+            Self::Attestation => 9,
             Self::Internal => 70,
         }
     }
@@ -83,7 +86,11 @@ impl<T, E: Into<anyhow::Error>> ClassExt<T> for Result<T, E> {
 
 /// The class of a pipeline failure: `refusal` for a guest that refused the
 /// data (a bad object when opening), `sink` for where the output went.
-pub fn pipeline_class(err: &crate::sealing::pipeline::PipelineError, refusal: Class, sink: Class) -> Class {
+pub fn pipeline_class(
+    err: &crate::sealing::pipeline::PipelineError,
+    refusal: Class,
+    sink: Class,
+) -> Class {
     use crate::sealing::guest::GuestError;
     use crate::sealing::pipeline::PipelineError as P;
     match err {
