@@ -1,7 +1,9 @@
 //! One module per subcommand, plus what they share.
 
+pub mod attest;
 pub mod fetch;
 pub mod guest;
+pub mod image;
 pub mod open;
 pub mod publish;
 pub mod seal;
@@ -87,20 +89,21 @@ pub fn open_object(
     use sha2::Digest;
     let runtime = crate::sealing::runtime::Runtime::load().class(Class::Internal)?;
     let mut plaintext_hash = sha2::Sha256::new();
-    let report = crate::sealing::pipeline::open(&runtime, input, key, sha256, progress, &mut |bytes| {
-        plaintext_hash.update(bytes);
-        sink(bytes)
-    })
-    .map_err(|err| {
-        let class = match &err {
-            crate::sealing::pipeline::PipelineError::Input(_) => read_class,
-            other => crate::failure::pipeline_class(other, Class::Integrity, Class::Output),
-        };
-        Failure::new(
-            class,
-            anyhow::Error::new(err).context(format!("cannot open {source}")),
-        )
-    })?;
+    let report =
+        crate::sealing::pipeline::open(&runtime, input, key, sha256, progress, &mut |bytes| {
+            plaintext_hash.update(bytes);
+            sink(bytes)
+        })
+        .map_err(|err| {
+            let class = match &err {
+                crate::sealing::pipeline::PipelineError::Input(_) => read_class,
+                other => crate::failure::pipeline_class(other, Class::Integrity, Class::Output),
+            };
+            Failure::new(
+                class,
+                anyhow::Error::new(err).context(format!("cannot open {source}")),
+            )
+        })?;
     Ok(OpenedSummary {
         source,
         plaintext: None,
@@ -110,6 +113,39 @@ pub fn open_object(
         size_bytes: report.object_length,
         seconds: report.elapsed.as_secs_f64(),
     })
+}
+
+/// Where a download comes from: `--url` (plain HTTP(S) GET) or
+/// `--object-key` (S3, credentials from the environment); clap makes sure
+/// exactly one is given.
+pub fn download_source(
+    url: Option<&str>,
+    object_key: Option<&str>,
+    tokio: &tokio::runtime::Runtime,
+) -> Result<crate::store::download::Source, Failure> {
+    use crate::store::download::Source;
+    match (url, object_key) {
+        (Some(url), _) => {
+            reqwest::Url::parse(url)
+                .map_err(|err| anyhow::anyhow!("--url {url:?} is not a URL: {err}"))
+                .class(Class::Usage)?;
+            let client = reqwest::Client::builder()
+                .connect_timeout(std::time::Duration::from_secs(10))
+                .read_timeout(std::time::Duration::from_secs(60))
+                .build()
+                .class(Class::Internal)?;
+            Ok(Source::Http {
+                client,
+                url: url.to_string(),
+            })
+        }
+        (None, Some(object_key)) => {
+            let s3 = crate::config::S3Config::load(crate::config::lookup)
+                .map_err(|err| Failure::new(Class::Usage, anyhow::anyhow!(err)))?;
+            Ok(tokio.block_on(async { Source::s3(&s3, object_key) }))
+        }
+        (None, None) => unreachable!("clap requires --url or --object-key"),
+    }
 }
 
 pub fn print_json(value: &impl serde::Serialize) {
