@@ -1,11 +1,15 @@
 """A real HTTP server standing in for the admin API: it records every request
-and answers as told (`ok`, `401`, `500`, `503-then-200`, `hang`)."""
+and answers as told: `ok`, `401`, `409`, `500`, `503-then-200`, `hang` (never
+in time), `hang-then-ok` (the first request never in time, then 201), and
+`slow-ok` / `slow-401` (after SLOW seconds, so a test can act meanwhile)."""
 
 import json
 import threading
 import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+SLOW = 2.0
 
 
 @dataclass
@@ -39,12 +43,18 @@ class AdminApi:
                 status = {
                     "ok": 201,
                     "401": 401,
+                    "409": 409,
                     "500": 500,
                     "503-then-200": 503 if count == 1 else 200,
+                    "hang-then-ok": 201,
+                    "slow-ok": 201,
+                    "slow-401": 401,
                 }.get(mode)
-                if mode == "hang":
+                if mode == "hang" or (mode == "hang-then-ok" and count == 1):
                     time.sleep(30)
                     return
+                if mode.startswith("slow-"):
+                    time.sleep(SLOW)
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 reply = b'{"id": 1}' if status < 300 else b'{"error": "no"}'

@@ -10,8 +10,8 @@
 //! third argument, the sealing guest's stages again on that build (the
 //! benchmark passes one that encrypts with the `aes` crate).
 
-use publish_artifact::guest::DeflateBlock;
-use publish_artifact::runtime::{Runtime, Sandbox, new_store};
+use publish_artifact::sealing::guest::DeflateBlock;
+use publish_artifact::sealing::runtime::{Runtime, Sandbox, new_store};
 use publish_artifact::secrets::Key;
 use std::io::Read;
 use std::time::{Duration, Instant};

@@ -1,7 +1,11 @@
 //! The admin API: one registration request per publish, retried only when
-//! a retry can help.
+//! a retry can help, and safely: every attempt carries the same
+//! `Idempotency-Key` (the IETF httpapi draft's header), so an admin API that
+//! supports it can drop a duplicate of a request whose answer we lost. One
+//! that ignores it loses nothing.
 
 use crate::config::AdminConfig;
+use crate::interrupt::{self, Interrupted};
 use serde::Serialize;
 use std::time::Duration;
 
@@ -28,11 +32,52 @@ pub struct Registration<'a> {
 #[derive(Debug, thiserror::Error)]
 pub enum RegistrationError {
     #[error("the admin API refused the registration: HTTP {status}{detail}")]
-    Refused { status: u16, detail: String },
+    Refused {
+        status: u16,
+        detail: String,
+        /// An earlier attempt lost its answer: this refusal (a 409, say)
+        /// may be of a duplicate of a row that exists.
+        answer_lost: bool,
+    },
     #[error("the admin API failed {attempts} times; last: {last}")]
-    GaveUp { attempts: u32, last: String },
+    GaveUp {
+        attempts: u32,
+        last: String,
+        /// Some attempt's request was sent and its answer never came: the
+        /// row may exist.
+        answer_lost: bool,
+    },
+    #[error("registration stopped by {signal} after {attempts} attempt(s); last: {last}")]
+    Stopped {
+        signal: String,
+        attempts: u32,
+        last: String,
+        answer_lost: bool,
+    },
     #[error("registration request failed: {0}")]
     Request(String),
+}
+
+impl RegistrationError {
+    /// Whether the admin API may have stored the row although we saw no
+    /// success: the request went out and no answer came back. Then the
+    /// object must stay (a row without its object is what a loader cannot
+    /// survive), and an operator decides.
+    pub fn may_have_registered(&self) -> bool {
+        match self {
+            Self::Refused { answer_lost, .. }
+            | Self::GaveUp { answer_lost, .. }
+            | Self::Stopped { answer_lost, .. } => *answer_lost,
+            Self::Request(_) => false,
+        }
+    }
+}
+
+/// A fresh `Idempotency-Key` value: 128 random bits, hex.
+pub fn idempotency_key() -> anyhow::Result<String> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|err| anyhow::anyhow!("no randomness: {err}"))?;
+    Ok(hex::encode(bytes))
 }
 
 pub fn client() -> anyhow::Result<reqwest::Client> {
@@ -49,19 +94,24 @@ pub fn client() -> anyhow::Result<reqwest::Client> {
 }
 
 /// Posts the registration; returns how many attempts it took. Connection
-/// errors, timeouts and 5xx are retried with backoff; 4xx never is: the
-/// same request would be refused again.
+/// errors, timeouts and 5xx are retried with backoff; 4xx (409 Conflict
+/// too) never is: the same request would be refused again. After a signal
+/// the attempt in flight is waited for (it decides what stays), but no new
+/// one is started.
 pub async fn register(
     client: &reqwest::Client,
     config: &AdminConfig,
     body: &Registration<'_>,
+    idempotency_key: &str,
 ) -> Result<u32, RegistrationError> {
     let mut backoff = FIRST_BACKOFF;
     let mut last = String::new();
+    let mut answer_lost = false;
     for attempt in 1..=ATTEMPTS {
         let sent = client
             .post(&config.publish_url)
             .bearer_auth(config.token.expose())
+            .header("Idempotency-Key", idempotency_key)
             .json(body)
             .send()
             .await;
@@ -73,25 +123,41 @@ pub async fn register(
                 return Err(RegistrationError::Refused {
                     status,
                     detail: detail(&text, config.token.expose()),
+                    answer_lost,
                 });
             }
             Ok(response) => last = format!("HTTP {}", response.status()),
             Err(err) if err.is_connect() || err.is_timeout() || err.is_request() => {
+                // A connection that never opened carried nothing; any other
+                // failure may have lost the answer to a request that arrived.
+                answer_lost |= !err.is_connect();
                 last = describe(&err);
             }
             Err(err) => return Err(RegistrationError::Request(describe(&err))),
+        }
+        let stopped = |signal: Interrupted| RegistrationError::Stopped {
+            signal: signal.name(),
+            attempts: attempt,
+            last: last.clone(),
+            answer_lost,
+        };
+        if let Some(signal) = interrupt::received() {
+            return Err(stopped(signal));
         }
         if attempt < ATTEMPTS {
             tracing::warn!(
                 "registration attempt {attempt} failed ({last}); retrying in {backoff:?}"
             );
-            tokio::time::sleep(backoff).await;
+            if let Err(signal) = interrupt::guard(tokio::time::sleep(backoff)).await {
+                return Err(stopped(signal));
+            }
             backoff *= 2;
         }
     }
     Err(RegistrationError::GaveUp {
         attempts: ATTEMPTS,
         last,
+        answer_lost,
     })
 }
 

@@ -55,6 +55,8 @@ pub enum Command {
     /// Image tarballs: check one is the image a registry digest names.
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Abort incomplete multipart uploads left by a killed publish (kill -9, power cut).
+    Cleanup(CleanupArgs),
     /// Run known-answer tests through the embedded sealing component.
     Selftest,
     /// The embedded sealing component itself.
@@ -97,6 +99,10 @@ pub struct PublishArgs {
     /// Draw a progress bar even when stderr is not a terminal.
     #[arg(long)]
     pub progress: bool,
+    /// Publish even if this version is already published, replacing its object. The old
+    /// object is kept aside until the new row is registered, and restored if that fails.
+    #[arg(long, env = "PLUGIN_REPLACE", value_parser = clap::builder::FalseyValueParser::new())]
+    pub replace: bool,
     #[command(flatten)]
     pub tuning: Tuning,
 }
@@ -291,6 +297,43 @@ pub struct ImageVerifyArgs {
     pub architecture: Option<String>,
 }
 
+#[derive(Debug, Args)]
+pub struct CleanupArgs {
+    /// Only uploads whose object key starts with this, e.g. `dev/` (the bucket and
+    /// credentials come from the S3_* environment).
+    #[arg(long, value_name = "PREFIX")]
+    pub prefix: String,
+    /// Only uploads started at least this long ago: `90s`, `30m`, `24h`, `7d`, `0s` for all.
+    #[arg(long, value_name = "AGE", value_parser = parse_age)]
+    pub older_than: std::time::Duration,
+    /// List what would be aborted; abort nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `90s`, `30m`, `24h`, `7d`: a whole number and one unit.
+pub fn parse_age(text: &str) -> Result<std::time::Duration, String> {
+    let unit_at = text
+        .find(|c: char| !c.is_ascii_digit())
+        .filter(|&at| at > 0)
+        .ok_or_else(|| format!("`{text}` is not an age like 90s, 30m, 24h or 7d"))?;
+    let (number, unit) = text.split_at(unit_at);
+    let seconds: u64 = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => return Err(format!("`{text}`: the unit is one of s, m, h, d")),
+    };
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is too large"))?;
+    number
+        .checked_mul(seconds)
+        .map(std::time::Duration::from_secs)
+        .ok_or_else(|| format!("`{text}` is too large"))
+}
+
 fn parse_hex<const N: usize>(text: &str, what: &str) -> Result<[u8; N], String> {
     let mut bytes = [0; N];
     if text.len() != 2 * N {
@@ -310,4 +353,31 @@ pub fn parse_sha256(text: &str) -> Result<[u8; 32], String> {
 
 fn parse_iv(text: &str) -> Result<[u8; 16], String> {
     parse_hex(text, "an IV")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn ages_take_one_unit() {
+        assert_eq!(parse_age("0s"), Ok(Duration::ZERO));
+        assert_eq!(parse_age("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_age("30m"), Ok(Duration::from_secs(1800)));
+        assert_eq!(parse_age("24h"), Ok(Duration::from_secs(86400)));
+        assert_eq!(parse_age("7d"), Ok(Duration::from_secs(7 * 86400)));
+        for bad in [
+            "",
+            "h",
+            "24",
+            "24 h",
+            "1.5h",
+            "-1h",
+            "24hours",
+            "99999999999999999999d",
+        ] {
+            assert!(parse_age(bad).is_err(), "{bad}");
+        }
+    }
 }

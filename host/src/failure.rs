@@ -9,11 +9,15 @@
 //! | 5    | registration | the admin API refused or failed; object removed      |
 //! | 6    | integrity    | an object failed its SHA-256, decryption or gunzip   |
 //! | 7    | output       | the output could not be written                      |
+//! | 8    | exists       | that version is already published (see `--replace`)  |
 //! | 9    | attestation  | provenance, signature, pin or image binding refused  |
 //! | 70   | internal     | a bug or an exhausted limit in the sealing component |
+//! | 128+N| interrupted  | stopped by signal N (SIGINT 130, SIGTERM 143, ...)   |
+//!
+//! The last one is not a class a command picks: `main` reports any failure
+//! that follows a signal as the signal's code (see `interrupt`).
 
 use std::fmt;
-use std::process::ExitCode;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Class {
@@ -23,6 +27,7 @@ pub enum Class {
     Registration,
     Integrity,
     Output,
+    Exists,
     Attestation,
     Internal,
 }
@@ -36,6 +41,7 @@ impl Class {
             Self::Registration => 5,
             Self::Integrity => 6,
             Self::Output => 7,
+            Self::Exists => 8,
             Self::Attestation => 9,
             Self::Internal => 70,
         }
@@ -54,10 +60,6 @@ impl Failure {
             class,
             error: error.into(),
         }
-    }
-
-    pub fn exit_code(&self) -> ExitCode {
-        ExitCode::from(self.class.exit_code())
     }
 }
 

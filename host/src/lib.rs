@@ -19,6 +19,7 @@ pub mod commands;
 pub mod config;
 pub mod failure;
 pub mod image;
+pub mod interrupt;
 pub mod logging;
 pub mod output;
 pub mod progress;

@@ -1,11 +1,15 @@
 use clap::Parser;
 use publish_artifact::cli::{Cli, Command, version_text};
-use publish_artifact::commands;
+use publish_artifact::{commands, interrupt};
 use std::process::ExitCode;
+use std::time::Duration;
 
 fn main() -> ExitCode {
     publish_artifact::logging::init();
     let cli = Cli::parse();
+    if let Err(err) = interrupt::install() {
+        tracing::warn!("{err}: a signal will end the process without cleaning up");
+    }
     let result = match &cli.command {
         _ if cli.print_version || cli.publish.asks_for_version() => {
             println!("publish-artifact {}", version_text());
@@ -19,14 +23,23 @@ fn main() -> ExitCode {
         Some(Command::Verify(args)) => commands::verify::run(args),
         Some(Command::Attest(command)) => commands::attest::run(command),
         Some(Command::Image(command)) => commands::image::run(command),
+        Some(Command::Cleanup(args)) => commands::cleanup::run(args),
         Some(Command::Selftest) => commands::selftest::run(),
         Some(Command::Guest(command)) => commands::guest::run(command),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
+    let code = match result {
+        Ok(()) => 0,
         Err(failure) => {
             eprintln!("error: {failure}");
-            failure.exit_code()
+            // Whatever a command failed with after a signal, the signal is
+            // why: the caller sees 128 + its number, as for a process the
+            // signal had ended.
+            match interrupt::received() {
+                Some(signal) => signal.exit_code(),
+                None => failure.class.exit_code(),
+            }
         }
-    }
+    };
+    interrupt::exit_within(Duration::from_secs(5), code);
+    ExitCode::from(code)
 }

@@ -3,7 +3,7 @@
 //! the context the guest really runs in. And the real guest imports nothing
 //! that could reach files, the network, clocks or randomness.
 
-use publish_artifact::runtime::{GUEST_WASM, Runtime, Sandbox, new_store};
+use publish_artifact::sealing::runtime::{GUEST_WASM, Runtime, Sandbox, new_store};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use wasmtime::component::Component;

@@ -1,6 +1,7 @@
 //! One module per subcommand, plus what they share.
 
 pub mod attest;
+pub mod cleanup;
 pub mod fetch;
 pub mod guest;
 pub mod image;
@@ -11,6 +12,8 @@ pub mod selftest;
 pub mod verify;
 
 use crate::failure::{Class, ClassExt, Failure};
+use crate::interrupt::Checked;
+use crate::sealing::input::StableInput;
 use std::fs::File;
 use std::path::Path;
 
@@ -30,6 +33,16 @@ pub fn open_input(path: &Path) -> Result<File, Failure> {
         .class(Class::Input)
 }
 
+/// The artifact to seal: read once, stopped by a signal, and checked not to
+/// change while it is read (see `sealing::input`).
+pub fn open_artifact(path: &Path) -> Result<Checked<StableInput>, Failure> {
+    let file = open_input(path)?;
+    StableInput::new(file, path.to_path_buf())
+        .map(Checked)
+        .with_context_path(path, "cannot read the input file")
+        .class(Class::Input)
+}
+
 trait PathContext<T> {
     fn with_context_path(self, path: &Path, what: &str) -> anyhow::Result<T>;
 }
@@ -37,6 +50,45 @@ trait PathContext<T> {
 impl<T> PathContext<T> for std::io::Result<T> {
     fn with_context_path(self, path: &Path, what: &str) -> anyhow::Result<T> {
         self.map_err(|err| anyhow::anyhow!("{what} {}: {err}", path.display()))
+    }
+}
+
+/// A usage failure (exit 2) from a sentence.
+pub fn usage(message: impl Into<String>) -> Failure {
+    Failure::new(Class::Usage, anyhow::anyhow!(message.into()))
+}
+
+/// The async runtime of a command that talks to S3 or the admin API. Two
+/// workers: the uploads and the registration never need more, and the
+/// cores are the sealing pipeline's.
+pub fn async_runtime() -> Result<AsyncRuntime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map(|runtime| AsyncRuntime(Some(runtime)))
+        .class(Class::Internal)
+}
+
+/// A tokio runtime that, when dropped, waits for its tasks at most a
+/// moment: tokio's own drop waits for every blocking task (a DNS lookup
+/// stuck in getaddrinfo, say) for as long as it takes, which would keep a
+/// failed command from exiting.
+pub struct AsyncRuntime(Option<tokio::runtime::Runtime>);
+
+impl std::ops::Deref for AsyncRuntime {
+    type Target = tokio::runtime::Runtime;
+
+    fn deref(&self) -> &Self::Target {
+        self.0.as_ref().expect("present until dropped")
+    }
+}
+
+impl Drop for AsyncRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+        }
     }
 }
 
@@ -89,8 +141,11 @@ pub fn open_object(
     use sha2::Digest;
     let runtime = crate::sealing::runtime::Runtime::load().class(Class::Internal)?;
     let mut plaintext_hash = sha2::Sha256::new();
+    // A signal stops the read, and the pipeline with it; the caller's
+    // output is then never committed.
+    let mut input = Checked(input);
     let report =
-        crate::sealing::pipeline::open(&runtime, input, key, sha256, progress, &mut |bytes| {
+        crate::sealing::pipeline::open(&runtime, &mut input, key, sha256, progress, &mut |bytes| {
             plaintext_hash.update(bytes);
             sink(bytes)
         })

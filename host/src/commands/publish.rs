@@ -1,26 +1,35 @@
 //! `publish-artifact [publish]`: seal, upload, register; all or nothing.
 //!
-//! Every flag, variable and name is checked before the file is read or a
-//! connection opened. Then the bucket is asked for (wrong credentials, a
-//! missing bucket or a dead endpoint stop us here), the file is sealed
-//! straight into a multipart upload (no temporary file, bounded memory), and
-//! the object is registered. An upload that fails is aborted; an object
-//! whose registration fails is deleted again.
+//! 1. Every flag, variable and name is checked before the file is read or a
+//!    connection opened.
+//! 2. The bucket is asked for (wrong credentials, a missing bucket or a dead
+//!    endpoint stop us here), and so is the object key: a published version
+//!    is immutable, so an existing one stops us too (exit 8), unless
+//!    `--replace`, which copies it aside first.
+//! 3. The file is sealed straight into the upload (no temporary file,
+//!    bounded memory), written only if the key is still free
+//!    (`If-None-Match: *`, so a racing publish cannot be overwritten).
+//! 4. The stored object's size is checked, then the row is registered.
+//!
+//! Any failure, or a signal, undoes what was done (`store::staged`): an
+//! upload is aborted, an object deleted, a replaced object put back. Only a
+//! registration whose answer was lost leaves the object, and says so.
 
-use super::{human_bytes, mib_per_second, open_input};
+use super::{AsyncRuntime, async_runtime, human_bytes, mib_per_second, open_artifact, usage};
 use crate::admin::{self, Registration};
 use crate::cli::PublishArgs;
 use crate::config::{self, Environment, Names};
 use crate::failure::{Class, ClassExt, Failure, pipeline_class};
-use crate::sealing::pipeline::{self, PipelineError, SealOptions, SealReport};
+use crate::interrupt;
 use crate::progress::Progress;
+use crate::sealing::pipeline::{self, PipelineError, SealOptions, SealReport};
 use crate::sealing::runtime::Runtime;
-use crate::secrets::{IV_LENGTH, Key, generate_iv};
-use crate::store::s3::{self as storage, Chunk, UploadReport};
+use crate::secrets::{Key, generate_iv};
+use crate::store::s3::{AlreadyExists, Bucket};
+use crate::store::staged::Staged;
+use crate::store::upload::{self, PartWriter, UploadReport};
 use serde::Serialize;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 use tokio::sync::mpsc;
 
@@ -37,6 +46,8 @@ struct Receipt<'a> {
     compressed_size_bytes: u64,
     level: u8,
     upload: &'a UploadReport,
+    /// An object published before under this key was replaced (`--replace`).
+    replaced: bool,
     registration_attempts: u32,
     durations: Durations,
 }
@@ -46,10 +57,6 @@ struct Durations {
     seal_and_upload_seconds: f64,
     registration_seconds: f64,
     total_seconds: f64,
-}
-
-fn usage(message: impl Into<String>) -> Failure {
-    Failure::new(Class::Usage, anyhow::anyhow!(message.into()))
 }
 
 /// The flags, all present and every name safe for an object key.
@@ -93,65 +100,77 @@ fn checked_flags(args: &PublishArgs) -> Result<(PathBuf, Names), Failure> {
 pub fn run(args: &PublishArgs) -> Result<(), Failure> {
     let started = Instant::now();
     let (file, names) = checked_flags(args)?;
-    let env = Arc::new(Environment::load(config::lookup).map_err(usage)?);
-    let mut input = open_input(&file)?;
-    let plaintext_length = input.metadata().map(|m| m.len()).unwrap_or(0);
+    let env = Environment::load(config::lookup).map_err(usage)?;
+    let mut input = open_artifact(&file)?;
+    let plaintext_length = input.0.length();
 
     let runtime = Runtime::load().class(Class::Internal)?;
-    let tokio = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .class(Class::Internal)?;
-    let s3 = tokio.block_on(async { storage::client(&env.s3) });
+    let tokio = async_runtime()?;
+    let bucket = Bucket::new(&env.s3);
     let http = admin::client().class(Class::Internal)?;
-    tokio
-        .block_on(storage::preflight(&s3, &env.s3))
-        .class(Class::Storage)?;
-
+    let publish_id = admin::idempotency_key().class(Class::Internal)?;
     let object_key = names.object_key();
-    let key = Key::generate().class(Class::Internal)?;
-    let iv = generate_iv().class(Class::Internal)?;
-    let options = SealOptions {
-        level: args.tuning.level,
-        threads: args.tuning.threads(),
+
+    let existing = tokio
+        .block_on(stoppable(async {
+            bucket.preflight().await?;
+            bucket.head(&object_key).await
+        }))
+        .class(Class::Storage)?;
+    let previous = match (existing, args.replace) {
+        (None, _) => None,
+        (Some(_), false) => return Err(exists(&bucket, &object_key)),
+        (Some(info), true) => {
+            let aside = Staged::aside_key(&object_key, &publish_id);
+            tokio
+                .block_on(stoppable(bucket.copy(&object_key, &aside, info.size)))
+                .class(Class::Storage)?;
+            Some(aside)
+        }
     };
-    let (parts_tx, parts_rx) = mpsc::channel(1);
-    let upload = tokio.spawn({
-        let (s3, env, object_key) = (s3.clone(), Arc::clone(&env), object_key.clone());
-        async move { storage::upload(s3, &env.s3, &object_key, parts_rx).await }
-    });
-    let progress = Progress::start(plaintext_length, args.progress, "publishing");
-    let sealed = seal_into_parts(
+    let mut staged = Staged::new(&bucket, &object_key, previous);
+
+    let key = Key::generate().class(Class::Internal)?;
+    let options = SealOptions::new(args.tuning.level, args.tuning.threads());
+    let sealed = seal_and_upload(
+        &tokio,
         &runtime,
         &mut input,
         &key,
-        &iv,
         &options,
-        progress.counter(),
-        storage::part_size(plaintext_length),
-        parts_tx,
+        &bucket,
+        &object_key,
+        !args.replace,
+        (plaintext_length, args.progress),
     );
-    drop(progress);
-    let uploaded = tokio
-        .block_on(upload)
-        .map_err(|err| anyhow::anyhow!("the upload task failed: {err}"))
-        .class(Class::Internal)?;
-    let (report, upload) = match (sealed, uploaded) {
-        (Ok(report), Ok(upload)) => (report, upload),
-        // The sealer only stops on its own sink when the upload failed:
-        // the upload's error is the cause.
-        (Err(PipelineError::Sink(_)) | Ok(_), Err(err)) => {
-            return Err(Failure::new(Class::Storage, err));
-        }
-        (Err(err), _) => {
-            let class = pipeline_class(&err, Class::Internal, Class::Storage);
-            return Err(Failure::new(class, err));
-        }
+    let (report, upload) = match sealed {
+        Ok(done) => done,
+        Err(failure) => return Err(undo(&tokio, staged, failure)),
     };
+    staged.uploaded();
     let sealed_at = Instant::now();
 
-    let sha256 = hex::encode(&report.summary.object_sha256);
+    // The bytes the server stored must be the bytes we hashed: every body
+    // went up with its Content-MD5, and the whole must have the length we
+    // sent. A signal that came meanwhile stops us before the row exists.
+    let summary = &report.summary;
+    let checked = tokio.block_on(stoppable(async {
+        match bucket.head(&object_key).await? {
+            Some(info) if info.size == summary.object_length => Ok(()),
+            Some(info) => anyhow::bail!(
+                "the stored object is {} bytes, but {} were sent",
+                info.size,
+                summary.object_length
+            ),
+            None => anyhow::bail!("the uploaded object is not in the bucket"),
+        }
+    }));
+    if let Err(err) = checked.and_then(|()| interrupt::received().map_or(Ok(()), |s| Err(s.into())))
+    {
+        return Err(undo(&tokio, staged, Failure::new(Class::Storage, err)));
+    }
+
+    let sha256 = hex::encode(&summary.object_sha256);
     let cdn_url = env.cdn_url(&object_key);
     let key_hex = key.to_hex();
     let registration = Registration {
@@ -162,47 +181,56 @@ pub fn run(args: &PublishArgs) -> Result<(), Failure> {
         cdn_url: &cdn_url,
         sha256: &sha256,
         encryption_key: &key_hex,
-        size_bytes: report.summary.object_length,
+        size_bytes: summary.object_length,
     };
-    let registered = tokio.block_on(admin::register(&http, &env.admin, &registration));
+    let registered = tokio.block_on(admin::register(
+        &http,
+        &env.admin,
+        &registration,
+        &publish_id,
+    ));
     drop(key_hex);
     drop(key);
     let attempts = match registered {
         Ok(attempts) => attempts,
-        Err(err) => {
-            let deleted = tokio.block_on(storage::delete(&s3, &env.s3, &object_key));
-            let outcome = match deleted {
-                Ok(()) => format!(
-                    "{err}; the uploaded object {object_key} was deleted again, so nothing is published"
-                ),
-                Err(delete_err) => format!(
-                    "{err}; deleting the uploaded object failed too ({delete_err:#}): \
-                     an operator must remove s3://{}/{object_key}",
-                    env.s3.bucket
-                ),
-            };
-            return Err(Failure::new(Class::Registration, anyhow::anyhow!(outcome)));
+        Err(err) if err.may_have_registered() => {
+            let kept = staged.keep();
+            return Err(Failure::new(
+                Class::Registration,
+                anyhow::anyhow!("{err}; {kept}"),
+            ));
         }
+        Err(err) => return Err(undo(&tokio, staged, Failure::new(Class::Registration, err))),
     };
+    let replaced = staged.replaces();
+    if let Err(problem) = tokio.block_on(staged.commit()) {
+        tracing::warn!("{problem}");
+    }
     let finished = Instant::now();
+    if let Some(signal) = interrupt::received() {
+        eprintln!(
+            "{} came during the registration, which completed: the publish stands",
+            signal.name()
+        );
+    }
 
-    let summary = &report.summary;
     eprintln!(
         "published {} ({}) as s3://{}/{} ({}, sha256 {}) in {:.1} s ({:.1} MiB/s), \
-         registered at the admin API",
+         registered at the admin API{}",
         file.display(),
         human_bytes(summary.plaintext_length),
-        env.s3.bucket,
+        bucket.name(),
         object_key,
         human_bytes(summary.object_length),
         &sha256[..16],
         (finished - started).as_secs_f64(),
         mib_per_second(summary.plaintext_length, report.elapsed),
+        if replaced { ", replacing the previous object" } else { "" },
     );
     if args.json {
         let receipt = Receipt {
             object_key: &object_key,
-            bucket: &env.s3.bucket,
+            bucket: bucket.name(),
             cdn_url: &cdn_url,
             sha256: &sha256,
             size_bytes: summary.object_length,
@@ -211,6 +239,7 @@ pub fn run(args: &PublishArgs) -> Result<(), Failure> {
             compressed_size_bytes: summary.compressed_length,
             level: options.level,
             upload: &upload,
+            replaced,
             registration_attempts: attempts,
             durations: Durations {
                 seal_and_upload_seconds: (sealed_at - started).as_secs_f64(),
@@ -226,49 +255,98 @@ pub fn run(args: &PublishArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Seals into parts of `part_size` bytes handed to the uploader; `End`
-/// follows only a complete seal.
-#[allow(clippy::too_many_arguments)]
-fn seal_into_parts(
-    runtime: &Runtime,
-    input: &mut std::fs::File,
-    key: &Key,
-    iv: &[u8; IV_LENGTH],
-    options: &SealOptions,
-    progress: &AtomicU64,
-    part_size: usize,
-    parts: mpsc::Sender<Chunk>,
-) -> Result<SealReport, PipelineError> {
-    let send = |part: Vec<u8>| {
-        parts
-            .blocking_send(Chunk::Part(part.into()))
-            .map_err(|_| anyhow::anyhow!("the upload stopped"))
+/// A request to S3 that a signal cuts short.
+async fn stoppable<T>(
+    request: impl Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    interrupt::guard(request).await?
+}
+
+fn exists(bucket: &Bucket, object_key: &str) -> Failure {
+    Failure::new(
+        Class::Exists,
+        anyhow::anyhow!(
+            "s3://{}/{object_key} is already published, and published versions are immutable: \
+             publish under a new --version, or pass --replace to replace it deliberately",
+            bucket.name()
+        ),
+    )
+}
+
+/// The class of an upload's failure: a conditional write that lost is
+/// "exists", anything else "storage" (a signal's code replaces it in `main`).
+fn upload_failure(err: anyhow::Error) -> Failure {
+    match err.downcast_ref::<AlreadyExists>() {
+        Some(_) => Failure::new(
+            Class::Exists,
+            err.context("another publish of this version won the race"),
+        ),
+        None => Failure::new(Class::Storage, err),
+    }
+}
+
+/// Rolls back what the publish staged, and adds what that did to the
+/// failure's message.
+fn undo(tokio: &AsyncRuntime, staged: Staged<'_>, failure: Failure) -> Failure {
+    let outcome = match tokio.block_on(staged.roll_back()) {
+        Ok(done) | Err(done) => done,
     };
-    let mut part = Vec::with_capacity(part_size);
-    let report = pipeline::seal(
+    Failure::new(
+        failure.class,
+        anyhow::anyhow!("{:#}; {outcome}", failure.error),
+    )
+}
+
+/// Seals the input straight into the upload: the pipeline on this thread
+/// hands parts to the uploader on the async runtime. A seal that fails
+/// never sends `End`, so the uploader abandons (aborts) the upload; an
+/// upload that fails closes its channel, which stops the pipeline.
+#[allow(clippy::too_many_arguments)]
+fn seal_and_upload(
+    tokio: &AsyncRuntime,
+    runtime: &Runtime,
+    input: &mut (dyn std::io::Read + Send),
+    key: &Key,
+    options: &SealOptions,
+    bucket: &Bucket,
+    object_key: &str,
+    if_absent: bool,
+    (plaintext_length, show_progress): (u64, bool),
+) -> Result<(SealReport, UploadReport), Failure> {
+    let iv = generate_iv().class(Class::Internal)?;
+    let (parts_tx, parts_rx) = mpsc::channel(1);
+    let uploading = tokio.spawn({
+        let (bucket, object_key) = (bucket.clone(), object_key.to_string());
+        async move { upload::upload(&bucket, &object_key, if_absent, parts_rx).await }
+    });
+    let progress = Progress::start(plaintext_length, show_progress, "publishing");
+    let mut parts = PartWriter::new(upload::part_size(plaintext_length), parts_tx);
+    let sealed = pipeline::seal(
         runtime,
         input,
         key,
-        iv,
+        &iv,
         options,
-        progress,
-        &mut |mut bytes| {
-            while !bytes.is_empty() {
-                let take = (part_size - part.len()).min(bytes.len());
-                part.extend_from_slice(&bytes[..take]);
-                bytes = &bytes[take..];
-                if part.len() == part_size {
-                    send(std::mem::replace(&mut part, Vec::with_capacity(part_size)))?;
-                }
-            }
-            Ok(())
-        },
-    )?;
-    if !part.is_empty() {
-        send(part).map_err(PipelineError::Sink)?;
+        progress.counter(),
+        &mut |bytes| parts.write(bytes),
+    )
+    .and_then(|report| {
+        parts.finish().map_err(PipelineError::Sink)?;
+        Ok(report)
+    });
+    drop(progress);
+    let uploaded = tokio
+        .block_on(uploading)
+        .map_err(|err| anyhow::anyhow!("the upload task failed: {err}"))
+        .class(Class::Internal)?;
+    match (sealed, uploaded) {
+        (Ok(report), Ok(upload)) => Ok((report, upload)),
+        // The sealer only stops on its own sink when the upload failed:
+        // the upload's error is the cause.
+        (Err(PipelineError::Sink(_)) | Ok(_), Err(err)) => Err(upload_failure(err)),
+        (Err(err), _) => {
+            let class = pipeline_class(&err, Class::Internal, Class::Storage);
+            Err(Failure::new(class, err))
+        }
     }
-    parts
-        .blocking_send(Chunk::End)
-        .map_err(|_| PipelineError::Sink(anyhow::anyhow!("the upload stopped")))?;
-    Ok(report)
 }

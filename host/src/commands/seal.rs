@@ -1,6 +1,6 @@
 //! `publish-artifact seal`: a local, offline seal.
 
-use super::{human_bytes, mib_per_second, open_input};
+use super::{human_bytes, mib_per_second, open_artifact};
 use crate::cli::SealArgs;
 use crate::failure::{Class, ClassExt, Failure, pipeline_class};
 use crate::output::AtomicOutput;
@@ -25,7 +25,7 @@ struct Summary<'a> {
 }
 
 pub fn run(args: &SealArgs) -> Result<(), Failure> {
-    let mut input = open_input(&args.file)?;
+    let mut input = open_artifact(&args.file)?;
     let (key, iv, reserved) = match (&args.key_file, args.iv, &args.key_out) {
         (Some(path), Some(iv), _) => (Key::read_file(path).class(Class::Input)?, iv, None),
         (None, None, Some(path)) => {
@@ -37,10 +37,7 @@ pub fn run(args: &SealArgs) -> Result<(), Failure> {
     };
     let runtime = Runtime::load().class(Class::Internal)?;
     let mut out = AtomicOutput::create(&args.out).class(Class::Output)?;
-    let options = SealOptions {
-        level: args.tuning.level,
-        threads: args.tuning.threads(),
-    };
+    let options = SealOptions::new(args.tuning.level, args.tuning.threads());
     let progress = AtomicU64::new(0);
     let report = pipeline::seal(
         &runtime,

@@ -201,10 +201,7 @@ fn check_round_trip(runtime: &Runtime) -> Check {
     by_sealer.extend(tail);
 
     let mut by_pipeline = Vec::new();
-    let options = SealOptions {
-        level: 6,
-        threads: 3,
-    };
+    let options = SealOptions::new(6, 3);
     pipeline::seal(
         runtime,
         &mut plaintext.as_slice(),

@@ -13,6 +13,13 @@
 //! The cut points depend only on the block size, so the object's bytes do
 //! not depend on N. A fixed number of blocks is in flight at any time, which
 //! bounds memory whatever the file size.
+//!
+//! Every stage must see the others stop, whichever stops first and
+//! whenever, or the process hangs: each channel end is owned by exactly one
+//! stage (the job queue's receiver by the compressors alone, never by this
+//! scope), so a stage that returns closes its ends, and every stage blocked
+//! on a send or a receive wakes with an error. The tests stop the sink, the
+//! reader and a compressor at every point and require each run to end.
 
 use crate::sealing::guest::{DeflateBlock, GuestError, SealSummary};
 use crate::sealing::runtime::Runtime;
@@ -52,6 +59,20 @@ pub struct SealOptions {
     pub level: u8,
     /// Compressor threads, each with its own guest instance.
     pub threads: usize,
+    /// Tests stop a compressor at this block to see the pipeline wind down.
+    #[cfg(test)]
+    fail_compressing: Option<u64>,
+}
+
+impl SealOptions {
+    pub fn new(level: u8, threads: usize) -> Self {
+        Self {
+            level,
+            threads,
+            #[cfg(test)]
+            fail_compressing: None,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -110,9 +131,12 @@ pub fn seal(
             .map(|_| {
                 let jobs = Arc::clone(&job_rx);
                 let blocks = block_tx.clone();
-                scope.spawn(move || compress(runtime, options.level, &jobs, &blocks))
+                scope.spawn(move || compress(runtime, options, &jobs, &blocks))
             })
             .collect();
+        // The compressors hold the only handles now: once they have all
+        // stopped, the queue closes and a reader blocked on it wakes.
+        drop(job_rx);
         drop(block_tx);
 
         let sealed = seal_in_order(&mut sealer_guest, key, iv, &block_rx, &token_tx, sink);
@@ -184,7 +208,7 @@ fn read_full(input: &mut (dyn Read + Send), size: usize) -> Result<Vec<u8>> {
 
 fn compress(
     runtime: &Runtime,
-    level: u8,
+    options: &SealOptions,
     jobs: &Mutex<Receiver<Job>>,
     blocks: &SyncSender<Compressed>,
 ) -> Result<()> {
@@ -194,7 +218,11 @@ fn compress(
     loop {
         let job = jobs.lock().expect("no thread panics holding it").recv();
         let Ok(job) = job else { return Ok(()) };
-        let block = guest.compress_block(level, &job.dictionary, &job.plaintext, job.last);
+        #[cfg(test)]
+        if options.fail_compressing == Some(job.index) {
+            return Err(PipelineError::Runtime(anyhow::anyhow!("compressor stopped by the test")));
+        }
+        let block = guest.compress_block(options.level, &job.dictionary, &job.plaintext, job.last);
         if blocks.send((job.index, block)).is_err() {
             return Ok(());
         }
@@ -276,4 +304,153 @@ pub fn open(
         plaintext_length,
         elapsed: started.elapsed(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    //! Every stage must see the others stop. Each test stops one stage (the
+    //! sink, the reader, a compressor) at every point of a seal of a few
+    //! blocks, with one and with several compressors, and requires each run
+    //! to end within a deadline with the stopped stage's error.
+
+    use super::*;
+    use std::sync::OnceLock;
+    use std::sync::mpsc::channel;
+
+    const BLOCK: usize = 1 << 20;
+    const BLOCKS: usize = 5;
+    /// Far longer than a seal of five blocks takes, far shorter than a hang.
+    const DEADLINE: Duration = Duration::from_secs(60);
+
+    fn runtime() -> &'static Runtime {
+        static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+        RUNTIME.get_or_init(|| Runtime::from_wasm(crate::sealing::runtime::GUEST_WASM).unwrap())
+    }
+
+    fn plaintext() -> Vec<u8> {
+        // Incompressible enough that every block makes object bytes.
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        (0..BLOCKS * BLOCK + 1234)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect()
+    }
+
+    /// A reader that fails once it has handed out `limit` bytes.
+    struct FailingReader<'a> {
+        data: &'a [u8],
+        limit: usize,
+    }
+
+    impl Read for FailingReader<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.limit == 0 {
+                return Err(io::Error::other("the reader stopped"));
+            }
+            let n = buf.len().min(self.limit).min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            self.limit -= n;
+            Ok(n)
+        }
+    }
+
+    /// Runs one seal on a thread of its own and fails the test if it does
+    /// not end within the deadline.
+    fn seal_within_deadline(
+        options: SealOptions,
+        reader_limit: usize,
+        sink_calls: Option<usize>,
+    ) -> Result<SealReport> {
+        let (done_tx, done_rx) = channel();
+        std::thread::spawn(move || {
+            let data = plaintext();
+            let mut input = FailingReader {
+                data: &data,
+                limit: reader_limit,
+            };
+            let mut calls = 0;
+            let result = seal(
+                runtime(),
+                &mut input,
+                &Key::from_bytes([7; 32]),
+                &[9; IV_LENGTH],
+                &options,
+                &AtomicU64::new(0),
+                &mut |_| {
+                    calls += 1;
+                    match sink_calls {
+                        Some(limit) if calls > limit => anyhow::bail!("the sink stopped"),
+                        _ => Ok(()),
+                    }
+                },
+            );
+            let _ = done_tx.send(result);
+        });
+        done_rx
+            .recv_timeout(DEADLINE)
+            .expect("the pipeline hung: a stage did not see another stop")
+    }
+
+    fn thread_counts() -> [usize; 3] {
+        [1, 2, 4]
+    }
+
+    #[test]
+    fn a_whole_seal_ends() {
+        for threads in thread_counts() {
+            let report = seal_within_deadline(SealOptions::new(1, threads), usize::MAX, None);
+            assert_eq!(report.unwrap().summary.plaintext_length, plaintext().len() as u64);
+        }
+    }
+
+    #[test]
+    fn a_sink_that_stops_at_any_call_stops_the_pipeline() {
+        for threads in thread_counts() {
+            for limit in 0..=BLOCKS + 1 {
+                let err = seal_within_deadline(SealOptions::new(1, threads), usize::MAX, Some(limit))
+                    .expect_err("the sink failed");
+                assert!(matches!(err, PipelineError::Sink(_)), "{threads} threads, {limit}: {err}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_reader_that_stops_anywhere_stops_the_pipeline() {
+        let offsets = (0..=BLOCKS).flat_map(|b| [b * BLOCK, b * BLOCK + 1, (b * BLOCK).max(1) - 1]);
+        for threads in thread_counts() {
+            for offset in offsets.clone() {
+                let err = seal_within_deadline(SealOptions::new(1, threads), offset, None)
+                    .expect_err("the reader failed");
+                assert!(matches!(err, PipelineError::Input(_)), "{threads} threads, {offset}: {err}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_compressor_that_stops_at_any_block_stops_the_pipeline() {
+        for threads in thread_counts() {
+            for block in 0..=BLOCKS as u64 {
+                let mut options = SealOptions::new(1, threads);
+                options.fail_compressing = Some(block);
+                let err = seal_within_deadline(options, usize::MAX, None)
+                    .expect_err("a compressor failed");
+                assert!(matches!(err, PipelineError::Runtime(_)), "{threads} threads, {block}: {err}");
+            }
+        }
+    }
+
+    #[test]
+    fn stops_are_survived_again_and_again() {
+        // The hang this guards against was a race: one run in six.
+        for round in 0..20 {
+            let sink = Some(round % (BLOCKS + 1));
+            let err = seal_within_deadline(SealOptions::new(1, 2), usize::MAX, sink);
+            assert!(err.is_err());
+        }
+    }
 }

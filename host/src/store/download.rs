@@ -190,12 +190,21 @@ impl<'a> ResumingReader<'a> {
         }
     }
 
+    /// Runs `future` to its end, unless a signal comes first.
+    fn wait<F: Future>(&self, future: F) -> Result<F::Output> {
+        Self::wait_on(self.runtime, future)
+    }
+
+    fn wait_on<F: Future>(runtime: &Runtime, future: F) -> Result<F::Output> {
+        Ok(runtime.block_on(crate::interrupt::guard(future))?)
+    }
+
     /// (Re)opens at `self.offset`, with bounded retries and backoff.
     fn reopen(&mut self) -> Result<()> {
         let mut backoff = FIRST_BACKOFF;
         let mut attempt = 1;
         loop {
-            match self.runtime.block_on(open(self.source, self.offset)) {
+            match self.wait(open(self.source, self.offset))? {
                 Ok(opened) => {
                     if opened.starts_at > self.offset {
                         bail!(
@@ -215,7 +224,7 @@ impl<'a> ResumingReader<'a> {
                     tracing::warn!(
                         "download attempt {attempt} failed ({err:#}); retrying in {backoff:?}"
                     );
-                    std::thread::sleep(backoff);
+                    self.wait(tokio::time::sleep(backoff))?;
                     backoff *= 2;
                     attempt += 1;
                 }
@@ -231,7 +240,7 @@ impl<'a> ResumingReader<'a> {
                 self.reopen()?;
             }
             let body = self.body.as_mut().expect("opened above");
-            let broken = match self.runtime.block_on(body.next()) {
+            let broken = match Self::wait_on(self.runtime, body.next())? {
                 Some(Ok(mut chunk)) => {
                     let dropped = self.skip.min(chunk.len() as u64);
                     self.skip -= dropped;

@@ -1,5 +1,6 @@
-//! S3: a client set up for S3-compatible servers, a preflight check, and a
-//! streaming upload that leaves nothing behind when it fails.
+//! S3: a client set up for S3-compatible servers, the bucket operations
+//! the tool makes, every request attempt with a deadline, and errors turned
+//! into sentences that name the likely cause.
 
 use crate::config::S3Config;
 use aws_sdk_s3::Client;
@@ -10,45 +11,51 @@ use aws_sdk_s3::config::{
     StalledStreamProtectionConfig,
 };
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
-use bytes::Bytes;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
-use tokio::sync::mpsc;
-use tokio::task::JoinSet;
 
-/// The smallest part we upload (S3's own minimum is 5 MiB). Objects up to
-/// one part go up in a single PUT.
-pub const PART_SIZE: usize = 6 << 20;
-/// S3 allows at most 10,000 parts; we stay below with a margin.
-const MAX_PARTS: u64 = 9_000;
-/// Parts uploading at once. With one part queued and one being filled,
-/// this bounds upload memory at four parts.
-pub const UPLOADS_IN_FLIGHT: usize = 2;
+/// Deadline of one attempt of a request without a large body (HEAD, create,
+/// abort, list, delete), in seconds: a server that takes the request and
+/// never answers must not hang the tool. Bodies get the time their bytes
+/// take on top, completions and copies a longer deadline.
+const TIMEOUT_VAR: &str = "PUBLISH_ARTIFACT_S3_TIMEOUT_SECONDS";
+const DEFAULT_CONTROL_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// What the sealer hands the uploader. The stream counts only once `End`
-/// arrives: a channel closed before it means the seal failed, and the
-/// upload is abandoned.
-pub enum Chunk {
-    Part(Bytes),
-    End,
+fn control_attempt_timeout() -> Duration {
+    static TIMEOUT: LazyLock<Duration> = LazyLock::new(|| {
+        std::env::var(TIMEOUT_VAR)
+            .ok()
+            .and_then(|value| value.parse::<f64>().ok())
+            .filter(|seconds| *seconds > 0.0 && seconds.is_finite())
+            .map_or(DEFAULT_CONTROL_TIMEOUT, Duration::from_secs_f64)
+    });
+    *TIMEOUT
+}
+/// Completing a multipart upload or copying an object can take a server a
+/// while for large objects (AWS answers with whitespace meanwhile).
+fn long_attempt_timeout() -> Duration {
+    10 * control_attempt_timeout()
+}
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest object CopyObject takes; above it, a multipart copy.
+const COPY_OBJECT_LIMIT: u64 = 5 << 30;
+const COPY_PART_SIZE: u64 = 1 << 30;
+
+/// The deadline of one attempt to upload `bytes`: the control deadline plus
+/// the time the body takes at 64 KiB/s, the slowest link we wait for.
+pub fn body_attempt_timeout(bytes: usize) -> Duration {
+    control_attempt_timeout() + Duration::from_secs((bytes as u64).div_ceil(64 << 10))
 }
 
-#[derive(Debug, serde::Serialize)]
-pub struct UploadReport {
-    /// "single" (one PUT) or "multipart".
-    pub method: &'static str,
-    pub parts: usize,
-}
-
-/// The part size for an input of this size: large enough that even an
-/// incompressible input fits in the part limit.
-pub fn part_size(plaintext_length: u64) -> usize {
-    // The object is never much larger than the plaintext: deflate's stored
-    // blocks add 5 bytes per 64 KiB, plus the IV, flush markers and padding.
-    let largest_object = plaintext_length + plaintext_length / 1024 + (1 << 20);
-    let needed = largest_object.div_ceil(MAX_PARTS).next_multiple_of(1 << 20);
-    PART_SIZE.max(needed as usize)
+/// A per-request override of the attempt deadline.
+pub fn attempt_timeout(limit: Duration) -> aws_sdk_s3::config::Builder {
+    aws_sdk_s3::Config::builder().timeout_config(
+        TimeoutConfig::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .operation_attempt_timeout(limit)
+            .build(),
+    )
 }
 
 pub fn client(config: &S3Config) -> Client {
@@ -80,196 +87,276 @@ pub fn client(config: &S3Config) -> Client {
         )
         .timeout_config(
             TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(10))
+                .connect_timeout(CONNECT_TIMEOUT)
+                .operation_attempt_timeout(control_attempt_timeout())
                 .build(),
         )
         .build();
     Client::from_conf(conf)
 }
 
-/// Asks for the bucket before anything is sealed, so that wrong
-/// credentials, a missing bucket or an unreachable endpoint fail fast and
-/// clearly.
-pub async fn preflight(client: &Client, config: &S3Config) -> anyhow::Result<()> {
-    client
-        .head_bucket()
-        .bucket(&config.bucket)
-        .send()
-        .await
-        .map(drop)
-        .map_err(|err| explain(err, "checking the bucket", config))
+/// What HEAD says of an object.
+#[derive(Debug, Clone)]
+pub struct ObjectInfo {
+    pub size: u64,
+    pub e_tag: Option<String>,
 }
 
-/// Uploads what arrives on `chunks` as `key`: one PUT if it is a single
-/// part, otherwise a multipart upload that is aborted on any failure.
-pub async fn upload(
+/// One bucket and the client that reaches it.
+#[derive(Clone)]
+pub struct Bucket {
     client: Client,
-    config: &S3Config,
-    key: &str,
-    mut chunks: mpsc::Receiver<Chunk>,
-) -> anyhow::Result<UploadReport> {
-    let first = match chunks.recv().await {
-        Some(Chunk::Part(part)) => part,
-        _ => anyhow::bail!("sealing stopped before any object byte was ready"),
-    };
-    let second = match chunks.recv().await {
-        Some(Chunk::End) => {
-            client
-                .put_object()
-                .bucket(&config.bucket)
-                .key(key)
-                .body(ByteStream::from(first))
+    name: Arc<str>,
+    endpoint: Arc<str>,
+}
+
+impl Bucket {
+    pub fn new(config: &S3Config) -> Self {
+        Self {
+            client: client(config),
+            name: config.bucket.as_str().into(),
+            endpoint: config.endpoint.as_str().into(),
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Turns an SDK error into a sentence naming the cause.
+    pub fn explain<E, R>(&self, err: SdkError<E, R>, action: &str) -> anyhow::Error
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + HttpStatus,
+    {
+        explain_parts(err, action, &self.endpoint, &self.name)
+    }
+
+    /// Asks for the bucket before anything is sealed, so that wrong
+    /// credentials, a missing bucket or an unreachable endpoint fail fast
+    /// and clearly.
+    pub async fn preflight(&self) -> anyhow::Result<()> {
+        self.client
+            .head_bucket()
+            .bucket(self.name())
+            .send()
+            .await
+            .map(drop)
+            .map_err(|err| self.explain(err, "checking the bucket"))
+    }
+
+    /// The object at `key`, or `None` if there is none.
+    pub async fn head(&self, key: &str) -> anyhow::Result<Option<ObjectInfo>> {
+        match self.client.head_object().bucket(self.name()).key(key).send().await {
+            Ok(head) => Ok(Some(ObjectInfo {
+                size: head
+                    .content_length()
+                    .and_then(|n| u64::try_from(n).ok())
+                    .unwrap_or(0),
+                e_tag: head.e_tag().map(str::to_string),
+            })),
+            Err(SdkError::ServiceError(service)) if service.raw().http_status() == 404 => Ok(None),
+            Err(err) => Err(self.explain(err, &format!("looking for {key}"))),
+        }
+    }
+
+    pub async fn delete(&self, key: &str) -> anyhow::Result<()> {
+        self.client
+            .delete_object()
+            .bucket(self.name())
+            .key(key)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|err| self.explain(err, &format!("deleting {key}")))
+    }
+
+    /// Copies `from` to `to` inside the bucket, server-side: CopyObject up
+    /// to 5 GiB, a multipart copy above (S3's limit for CopyObject). `size`
+    /// is the source's, from HEAD.
+    pub async fn copy(&self, from: &str, to: &str, size: u64) -> anyhow::Result<()> {
+        // Keys are made of `A-Za-z0-9._-/` only (see config::Names), which
+        // need no escaping in the copy source.
+        let source = format!("{}/{from}", self.name());
+        let action = format!("copying {from} to {to}");
+        if size <= COPY_OBJECT_LIMIT {
+            return self
+                .client
+                .copy_object()
+                .bucket(self.name())
+                .key(to)
+                .copy_source(&source)
+                .customize()
+                .config_override(attempt_timeout(long_attempt_timeout()))
                 .send()
                 .await
-                .map_err(|err| explain(err, "uploading the object", config))?;
-            return Ok(UploadReport {
-                method: "single",
-                parts: 1,
-            });
+                .map(drop)
+                .map_err(|err| self.explain(err, &action));
         }
-        Some(Chunk::Part(part)) => part,
-        None => anyhow::bail!("sealing stopped; nothing was uploaded"),
-    };
-    let created = client
-        .create_multipart_upload()
-        .bucket(&config.bucket)
-        .key(key)
-        .send()
-        .await
-        .map_err(|err| explain(err, "starting the multipart upload", config))?;
-    let upload_id = created
-        .upload_id()
-        .ok_or_else(|| anyhow::anyhow!("S3 started a multipart upload without an upload id"))?
-        .to_string();
-    let parts = upload_parts(&client, config, key, &upload_id, [first, second], chunks).await;
-    let completed = match parts {
-        Ok(parts) => parts,
-        Err(err) => {
-            abort(&client, config, key, &upload_id).await;
-            return Err(err);
-        }
-    };
-    let count = completed.len();
-    let done = client
-        .complete_multipart_upload()
-        .bucket(&config.bucket)
-        .key(key)
-        .upload_id(&upload_id)
-        .multipart_upload(
-            CompletedMultipartUpload::builder()
-                .set_parts(Some(completed))
-                .build(),
-        )
-        .send()
-        .await;
-    if let Err(err) = done {
-        abort(&client, config, key, &upload_id).await;
-        return Err(explain(err, "completing the multipart upload", config));
-    }
-    Ok(UploadReport {
-        method: "multipart",
-        parts: count,
-    })
-}
-
-async fn upload_parts(
-    client: &Client,
-    config: &S3Config,
-    key: &str,
-    upload_id: &str,
-    first: [Bytes; 2],
-    mut chunks: mpsc::Receiver<Chunk>,
-) -> anyhow::Result<Vec<CompletedPart>> {
-    let mut in_flight = JoinSet::new();
-    let mut completed = Vec::new();
-    let mut queued: Vec<Bytes> = first.into();
-    queued.reverse();
-    let mut number = 0;
-    loop {
-        let part = match queued.pop() {
-            Some(part) => part,
-            None => match chunks.recv().await {
-                Some(Chunk::Part(part)) => part,
-                Some(Chunk::End) => break,
-                None => anyhow::bail!("sealing stopped; the upload was abandoned"),
-            },
+        let created = self
+            .client
+            .create_multipart_upload()
+            .bucket(self.name())
+            .key(to)
+            .send()
+            .await
+            .map_err(|err| self.explain(err, &action))?;
+        let upload_id = created
+            .upload_id()
+            .ok_or_else(|| anyhow::anyhow!("{action}: S3 gave no upload id"))?
+            .to_string();
+        let copied = self.copy_parts(&source, to, &upload_id, size, &action).await;
+        let completed = match copied {
+            Ok(parts) => self.complete(to, &upload_id, parts, false).await,
+            Err(err) => Err(err),
         };
-        // Waiting here (and not receiving) is what pushes back on the sealer.
-        while in_flight.len() >= UPLOADS_IN_FLIGHT {
-            completed.push(joined(in_flight.join_next().await)?);
+        if let Err(err) = &completed
+            && let Err(abort_err) = self.abort(to, &upload_id).await
+        {
+            tracing::error!("{err:#}; aborting the copy's upload {upload_id} failed too: {abort_err:#}");
         }
-        number += 1;
-        let request = client
-            .upload_part()
-            .bucket(&config.bucket)
-            .key(key)
-            .upload_id(upload_id)
-            .part_number(number)
-            .body(ByteStream::from(part));
-        let describe = format!("uploading part {number}");
-        let config_for_error = (config.endpoint.clone(), config.bucket.clone());
-        in_flight.spawn(async move {
-            let output = request.send().await.map_err(|err| {
-                explain_parts(err, &describe, &config_for_error.0, &config_for_error.1)
-            })?;
-            Ok::<_, anyhow::Error>(
+        completed
+    }
+
+    async fn copy_parts(
+        &self,
+        source: &str,
+        to: &str,
+        upload_id: &str,
+        size: u64,
+        action: &str,
+    ) -> anyhow::Result<Vec<CompletedPart>> {
+        let mut parts = Vec::new();
+        for (index, start) in (0..size).step_by(COPY_PART_SIZE as usize).enumerate() {
+            let number = i32::try_from(index + 1)?;
+            let end = (start + COPY_PART_SIZE).min(size) - 1;
+            let copied = self
+                .client
+                .upload_part_copy()
+                .bucket(self.name())
+                .key(to)
+                .upload_id(upload_id)
+                .part_number(number)
+                .copy_source(source)
+                .copy_source_range(format!("bytes={start}-{end}"))
+                .customize()
+                .config_override(attempt_timeout(long_attempt_timeout()))
+                .send()
+                .await
+                .map_err(|err| self.explain(err, action))?;
+            let e_tag = copied
+                .copy_part_result()
+                .and_then(|result| result.e_tag())
+                .map(str::to_string);
+            parts.push(
                 CompletedPart::builder()
                     .part_number(number)
-                    .set_e_tag(output.e_tag().map(str::to_string))
+                    .set_e_tag(e_tag)
                     .build(),
-            )
-        });
+            );
+        }
+        Ok(parts)
     }
-    while let Some(result) = in_flight.join_next().await {
-        completed.push(joined(Some(result))?);
+
+    /// Completes a multipart upload; with `if_absent`, only if no object
+    /// exists at `key` yet (`If-None-Match: *`).
+    pub async fn complete(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: Vec<CompletedPart>,
+        if_absent: bool,
+    ) -> anyhow::Result<()> {
+        let mut request = self
+            .client
+            .complete_multipart_upload()
+            .bucket(self.name())
+            .key(key)
+            .upload_id(upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            );
+        if if_absent {
+            request = request.if_none_match("*");
+        }
+        request
+            .customize()
+            .config_override(attempt_timeout(long_attempt_timeout()))
+            .send()
+            .await
+            .map(drop)
+            .map_err(|err| match precondition_failed(&err) {
+                true => AlreadyExists(key.to_string()).into(),
+                false => self.explain(err, "completing the multipart upload"),
+            })
     }
-    completed.sort_by_key(|part| part.part_number());
-    Ok(completed)
-}
 
-fn joined(
-    result: Option<Result<anyhow::Result<CompletedPart>, tokio::task::JoinError>>,
-) -> anyhow::Result<CompletedPart> {
-    result
-        .expect("only called with parts in flight")
-        .map_err(|err| anyhow::anyhow!("an upload task failed: {err}"))?
-}
-
-async fn abort(client: &Client, config: &S3Config, key: &str, upload_id: &str) {
-    let aborted = client
-        .abort_multipart_upload()
-        .bucket(&config.bucket)
-        .key(key)
-        .upload_id(upload_id)
-        .send()
-        .await;
-    if let Err(err) = aborted {
-        tracing::error!(
-            "could not abort multipart upload {upload_id} of {key}; its parts may remain: {}",
-            explain(err, "aborting the multipart upload", config)
-        );
+    /// Aborts a multipart upload and makes sure no part survives it: a part
+    /// still arriving when the abort is processed can outlive it (S3's docs
+    /// say so), so the upload is asked for again, and aborted again, until
+    /// the server no longer knows it.
+    pub async fn abort(&self, key: &str, upload_id: &str) -> anyhow::Result<()> {
+        for _ in 0..3 {
+            let aborted = self
+                .client
+                .abort_multipart_upload()
+                .bucket(self.name())
+                .key(key)
+                .upload_id(upload_id)
+                .send()
+                .await;
+            match aborted {
+                Err(err) if !no_such_upload(&err) => {
+                    return Err(self.explain(err, "aborting the multipart upload"));
+                }
+                _ => {}
+            }
+            let listed = self
+                .client
+                .list_parts()
+                .bucket(self.name())
+                .key(key)
+                .upload_id(upload_id)
+                .send()
+                .await;
+            match listed {
+                Err(err) if no_such_upload(&err) => return Ok(()),
+                Err(err) => return Err(self.explain(err, "checking that the upload is gone")),
+                Ok(_) => tracing::debug!("upload {upload_id} outlived its abort; aborting again"),
+            }
+        }
+        anyhow::bail!("the upload is still there after three aborts")
     }
 }
 
-/// Removes an object that must not stay (its registration failed).
-pub async fn delete(client: &Client, config: &S3Config, key: &str) -> anyhow::Result<()> {
-    client
-        .delete_object()
-        .bucket(&config.bucket)
-        .key(key)
-        .send()
-        .await
-        .map(drop)
-        .map_err(|err| explain(err, "deleting the object", config))
+/// A conditional write lost: an object already exists at the key.
+#[derive(Debug, thiserror::Error)]
+#[error("{0} is already published")]
+pub struct AlreadyExists(pub String);
+
+/// The server refused a conditional write because the object exists.
+pub fn precondition_failed<E: ProvideErrorMetadata, R: HttpStatus>(err: &SdkError<E, R>) -> bool {
+    match err {
+        SdkError::ServiceError(service) => {
+            service.raw().http_status() == 412 || service.err().code() == Some("PreconditionFailed")
+        }
+        _ => false,
+    }
 }
 
-/// Turns an SDK error into a sentence that names the likely cause.
-fn explain<E, R>(err: SdkError<E, R>, action: &str, config: &S3Config) -> anyhow::Error
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + HttpStatus,
-{
-    explain_parts(err, action, &config.endpoint, &config.bucket)
+fn no_such_upload<E: ProvideErrorMetadata, R: HttpStatus>(err: &SdkError<E, R>) -> bool {
+    match err {
+        SdkError::ServiceError(service) => {
+            service.raw().http_status() == 404 || service.err().code() == Some("NoSuchUpload")
+        }
+        _ => false,
+    }
 }
 
 /// The response's HTTP status, where there was a response.
@@ -315,7 +402,11 @@ where
                     "{action}: S3 denied access to bucket {bucket} (HTTP {status}); \
                      check the key's permissions on it"
                 ),
-                (404, _) | (_, "NoSuchBucket") => {
+                (_, "NoSuchUpload") => format!(
+                    "{action}: the multipart upload is gone (HTTP {status} NoSuchUpload): \
+                     it was aborted, or another writer replaced the object"
+                ),
+                (404, "" | "NoSuchBucket") | (_, "NoSuchBucket") => {
                     format!("{action}: bucket {bucket} does not exist at {endpoint}")
                 }
                 (_, "AuthorizationHeaderMalformed") | (400, "") => format!(
@@ -342,23 +433,4 @@ fn source_chain(err: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn part_size_keeps_under_the_part_limit() {
-        assert_eq!(part_size(0), PART_SIZE);
-        assert_eq!(part_size(1 << 30), PART_SIZE);
-        for size in [100u64 << 30, 1 << 40, 5 << 40] {
-            let part = part_size(size) as u64;
-            assert!(
-                (size + size / 1024 + (1 << 20)).div_ceil(part) <= MAX_PARTS,
-                "{size}"
-            );
-            assert_eq!(part % (1 << 20), 0);
-        }
-    }
 }
