@@ -105,6 +105,8 @@ pub struct PublishArgs {
     pub replace: bool,
     #[command(flatten)]
     pub tuning: Tuning,
+    #[command(flatten)]
+    pub provenance: ProvenanceArgs,
 }
 
 impl PublishArgs {
@@ -116,6 +118,33 @@ impl PublishArgs {
             && self.dev_stage.is_none()
             && self.architecture.is_none()
     }
+}
+
+/// Provenance and image binding for `publish` (see docs/provenance.md). The
+/// signing key comes from ATTESTATION_SIGNING_KEY or ATTESTATION_SIGNING_KEY_FILE.
+#[derive(Debug, Args)]
+pub struct ProvenanceArgs {
+    /// The pushed image the input tarball must be: `REPO[:TAG]@sha256:<hex>` (with --image-manifest).
+    #[arg(
+        long,
+        value_name = "REF",
+        env = "PLUGIN_IMAGE_REF",
+        requires = "image_manifest"
+    )]
+    pub image_ref: Option<String>,
+    /// The registry's raw manifest for --image-ref (`skopeo inspect --raw`); for an index,
+    /// the platform's manifest too (repeat the flag).
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "PLUGIN_IMAGE_MANIFEST",
+        value_delimiter = ',',
+        requires = "image_ref"
+    )]
+    pub image_manifest: Vec<PathBuf>,
+    /// The provenance's builder id [default: CI_SYSTEM_URL#<platform> in CI, else a local id].
+    #[arg(long, value_name = "URI", env = "PLUGIN_BUILDER_ID")]
+    pub builder_id: Option<String>,
 }
 
 #[derive(Debug, Args)]

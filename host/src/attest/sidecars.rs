@@ -32,8 +32,8 @@ pub const SIGNATURE_SUFFIX: &str = ".sha256.sig";
 /// Builder id outside CI when no `--builder-id` is given.
 pub const LOCAL_BUILDER: &str = "urn:publish-artifact:builder:local";
 
-/// What one publish knows once the object is sealed.
-pub struct PublishFacts<'a> {
+/// The object as sealed and uploaded.
+pub struct Sealed<'a> {
     pub names: &'a Names,
     pub object_key: &'a str,
     pub object_sha256: [u8; 32],
@@ -43,6 +43,11 @@ pub struct PublishFacts<'a> {
     pub input_name: &'a str,
     pub input_sha256: [u8; 32],
     pub level: u8,
+}
+
+/// What one publish knows once the object is sealed.
+pub struct PublishFacts<'a> {
+    pub sealed: Sealed<'a>,
     pub sealing_component_sha256: &'a str,
     pub started: SystemTime,
     pub finished: SystemTime,
@@ -156,12 +161,13 @@ fn image_dependency(image: &BoundImage) -> ResourceDescriptor {
 /// The statement for one publish.
 pub fn statement(facts: &PublishFacts<'_>, ci: &dyn Fn(&str) -> Option<String>) -> Statement {
     let ci = Ci::read(ci);
-    let commitment = key_commitment(facts.data_key, &facts.object_sha256);
+    let sealed = &facts.sealed;
+    let commitment = key_commitment(sealed.data_key, &sealed.object_sha256);
     let object = ResourceDescriptor {
-        name: Some(facts.object_key.to_string()),
-        digest: sha256_digest(hex::encode(facts.object_sha256)),
+        name: Some(sealed.object_key.to_string()),
+        digest: sha256_digest(hex::encode(sealed.object_sha256)),
         annotations: Map::from_iter([
-            ("size_bytes".to_string(), json!(facts.object_size)),
+            ("size_bytes".to_string(), json!(sealed.object_size)),
             (
                 "key_commitment".to_string(),
                 json!({
@@ -174,12 +180,12 @@ pub fn statement(facts: &PublishFacts<'_>, ci: &dyn Fn(&str) -> Option<String>) 
         ..Default::default()
     };
     let input = ResourceDescriptor {
-        name: Some(facts.input_name.to_string()),
-        digest: sha256_digest(hex::encode(facts.input_sha256)),
+        name: Some(sealed.input_name.to_string()),
+        digest: sha256_digest(hex::encode(sealed.input_sha256)),
         annotations: Map::from_iter([("role".to_string(), Value::from("input"))]),
         ..Default::default()
     };
-    let names = facts.names;
+    let names = sealed.names;
     let resolved_dependencies = ci
         .commit_dependency()
         .into_iter()
@@ -197,7 +203,7 @@ pub fn statement(facts: &PublishFacts<'_>, ci: &dyn Fn(&str) -> Option<String>) 
                     dev_stage: names.dev_stage.clone(),
                     architecture: names.architecture.clone(),
                     version: names.version.clone(),
-                    input: facts.input_name.to_string(),
+                    input: sealed.input_name.to_string(),
                     image_ref: facts.image.map(BoundImage::reference),
                     repository: ci.repository.clone(),
                     git_ref: ci.git_ref.clone(),
@@ -206,7 +212,7 @@ pub fn statement(facts: &PublishFacts<'_>, ci: &dyn Fn(&str) -> Option<String>) 
                 },
                 internal_parameters: InternalParameters {
                     sealing_component_sha256: facts.sealing_component_sha256.to_string(),
-                    gzip_level: facts.level,
+                    gzip_level: sealed.level,
                     tool_version: env!("CARGO_PKG_VERSION").to_string(),
                 },
                 resolved_dependencies,
@@ -236,7 +242,7 @@ pub fn sidecars(
     ci: &dyn Fn(&str) -> Option<String>,
     signer: Option<&SigningKey>,
 ) -> Vec<Sidecar> {
-    let line = sha256_line(facts.object_key, &facts.object_sha256);
+    let line = sha256_line(facts.sealed.object_key, &facts.sealed.object_sha256);
     let payload = serde_json::to_vec(&statement(facts, ci)).expect("plain data serializes");
     let envelope = Envelope::new(&payload, signer);
     let mut files = vec![
@@ -291,14 +297,16 @@ mod tests {
         let key = Key::from_bytes([0x42; 32]);
         let object_key = names.object_key();
         let facts = PublishFacts {
-            names: &names,
-            object_key: &object_key,
-            object_sha256: [0xaa; 32],
-            object_size: 1234,
-            data_key: &key,
-            input_name: "image.tar",
-            input_sha256: [0xbb; 32],
-            level: 6,
+            sealed: Sealed {
+                names: &names,
+                object_key: &object_key,
+                object_sha256: [0xaa; 32],
+                object_size: 1234,
+                data_key: &key,
+                input_name: "image.tar",
+                input_sha256: [0xbb; 32],
+                level: 6,
+            },
             sealing_component_sha256: "cc",
             started: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
             finished: SystemTime::UNIX_EPOCH + Duration::from_millis(1_800_000_005_500),

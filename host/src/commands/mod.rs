@@ -6,6 +6,7 @@ pub mod fetch;
 pub mod guest;
 pub mod image;
 pub mod open;
+pub mod provenance;
 pub mod publish;
 pub mod seal;
 pub mod selftest;
