@@ -91,6 +91,19 @@ if [ "${1:-}" = dist ] && ! have_pinned "$ZIGLANG"; then
     say "installing $ZIGLANG"
     pip_install "$ZIGLANG"
 fi
+# --- provenance (issue 15): skopeo turns the test images into docker-archive
+# tarballs, as CI does (tests/test_image_binding.py); securesystemslib and
+# sigstore check the DSSE envelope and the SLSA statement independently.
+if missing skopeo; then
+    say "installing Debian's skopeo"
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends skopeo
+fi
+if ! python3 -c 'import securesystemslib, sigstore' 2>/dev/null; then
+    say "installing the Python provenance test packages"
+    python3 -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+fi
+# --- end provenance
 # jco, to load the component in Node (tests/test_portability.py).
 if [ ! -d tests/jco/node_modules ]; then
     say "installing jco from npm"

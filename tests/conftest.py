@@ -161,6 +161,16 @@ def publish_env(garage, admin_api):
     }
 
 
+# Every publish puts its provenance sidecars beside the object (docs/provenance.md);
+# without a signing key, these two.
+UNSIGNED_SIDECARS = (".intoto.json", ".sha256")
+
+
+def published(*object_keys) -> list:
+    """What the bucket holds after unsigned publishes of these objects."""
+    return sorted(key + suffix for key in object_keys for suffix in ("", *UNSIGNED_SIDECARS))
+
+
 def publish_args(path, name="loader", stage="dev", arch="arm64", version="2026-04-15"):
     return ["--file", path, "--resource-name", name, "--dev-stage", stage,
             "--architecture", arch, "--version", version]

@@ -4,7 +4,7 @@ flags winning."""
 
 import json
 
-from conftest import publish_args
+from conftest import publish_args, published
 
 KEY = "dev/loader-arm64-2026-04-15.enc"
 
@@ -29,7 +29,7 @@ def test_plugin_settings_alone_publish_like_flags(cli, tmp_path, garage, admin_a
     }
     by_plugin = cli(env=as_plugin_settings(settings))
     assert by_plugin.returncode == 0, by_plugin.stderr
-    assert garage.keys() == [KEY]
+    assert garage.keys() == published(KEY)
     plugin_row = admin_api.requests[-1].json()
     same = ["resource_name", "dev_stage", "architecture", "version", "cdn_url"]
     assert {k: plugin_row[k] for k in same} == {k: flags_row[k] for k in same}
@@ -43,4 +43,4 @@ def test_flags_win_over_plugin_settings(cli, tmp_path, garage, admin_api, publis
     env = {**publish_env, "PLUGIN_RESOURCE_NAME": "from-settings", "PLUGIN_VERSION": "0"}
     run = cli(*publish_args(src, name="from-flags", version="9"), env=env)
     assert run.returncode == 0, run.stderr
-    assert garage.keys() == ["dev/from-flags-arm64-9.enc"]
+    assert garage.keys() == published("dev/from-flags-arm64-9.enc")

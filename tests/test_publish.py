@@ -6,6 +6,7 @@ import json
 import pytest
 
 from conftest import (BLOCK, TOKEN, assert_no_secret, mixed_data, openssl_open, publish_args,
+                      published,
                       sha256_hex)
 
 KEY = "dev/loader-arm64-2026-04-15.enc"
@@ -29,7 +30,7 @@ def test_happy_path(cli, tmp_path, garage, admin_api, publish_env):
     run = publish(cli, publish_env, src)
     assert run.returncode == 0, run.stderr
 
-    assert garage.keys() == [KEY]
+    assert garage.keys() == published(KEY)
     obj = garage.get(KEY)
     (request,) = admin_api.requests
     assert request.path == "/internal/resources/publish"
@@ -171,7 +172,7 @@ def test_503_then_200_succeeds_after_a_retry(cli, tmp_path, garage, admin_api, p
     assert len(admin_api.requests) == 2
     assert admin_api.requests[0].body == admin_api.requests[1].body
     assert json.loads(run.stdout)["registration_attempts"] == 2
-    assert garage.keys() == [KEY]
+    assert garage.keys() == published(KEY)
 
 
 def test_500_every_time_leaves_the_bucket_as_it_was(cli, tmp_path, garage, admin_api, publish_env):
@@ -199,7 +200,7 @@ def test_a_hanging_admin_api_times_out_and_the_object_stays(cli, tmp_path, garag
     assert "timed out" in run.stderr or "timeout" in run.stderr.lower()
     assert "may or may not" in run.stderr and KEY in run.stderr
     assert len(admin_api.requests) == 4
-    assert garage.keys() == [KEY]
+    assert garage.keys() == published(KEY)
     assert not garage.open_multipart_uploads()
 
 

@@ -49,6 +49,12 @@ pub enum Command {
     Fetch(FetchArgs),
     /// Check a sealed object (SHA-256, decryption, gzip) without writing the plaintext.
     Verify(VerifyArgs),
+    /// Provenance: check an object against its signed statement.
+    #[command(subcommand)]
+    Attest(AttestCommand),
+    /// Image tarballs: check one is the image a registry digest names.
+    #[command(subcommand)]
+    Image(ImageCommand),
     /// Abort incomplete multipart uploads left by a killed publish (kill -9, power cut).
     Cleanup(CleanupArgs),
     /// Run known-answer tests through the embedded sealing component.
@@ -99,6 +105,8 @@ pub struct PublishArgs {
     pub replace: bool,
     #[command(flatten)]
     pub tuning: Tuning,
+    #[command(flatten)]
+    pub provenance: ProvenanceArgs,
 }
 
 impl PublishArgs {
@@ -110,6 +118,33 @@ impl PublishArgs {
             && self.dev_stage.is_none()
             && self.architecture.is_none()
     }
+}
+
+/// Provenance and image binding for `publish` (see docs/provenance.md). The
+/// signing key comes from ATTESTATION_SIGNING_KEY or ATTESTATION_SIGNING_KEY_FILE.
+#[derive(Debug, Args)]
+pub struct ProvenanceArgs {
+    /// The pushed image the input tarball must be: `REPO[:TAG]@sha256:<hex>` (with --image-manifest).
+    #[arg(
+        long,
+        value_name = "REF",
+        env = "PLUGIN_IMAGE_REF",
+        requires = "image_manifest"
+    )]
+    pub image_ref: Option<String>,
+    /// The registry's raw manifest for --image-ref (`skopeo inspect --raw`); for an index,
+    /// the platform's manifest too (repeat the flag).
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "PLUGIN_IMAGE_MANIFEST",
+        value_delimiter = ',',
+        requires = "image_ref"
+    )]
+    pub image_manifest: Vec<PathBuf>,
+    /// The provenance's builder id [default: CI_SYSTEM_URL#<platform> in CI, else a local id].
+    #[arg(long, value_name = "URI", env = "PLUGIN_BUILDER_ID")]
+    pub builder_id: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -212,6 +247,83 @@ pub struct VerifyArgs {
     /// Also compare the plaintext with this original, byte for byte.
     #[arg(long, value_name = "PATH")]
     pub against: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AttestCommand {
+    /// Check an object against its provenance: the envelope's signature, the
+    /// statement's types, the pins, and the object's SHA-256 (exit 9 on refusal).
+    Verify(AttestVerifyArgs),
+}
+
+/// The object whose provenance is checked: exactly one of the three.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct ObjectSource {
+    /// The object as a local file.
+    #[arg(long, value_name = "PATH")]
+    pub file: Option<PathBuf>,
+    /// The object's key in the bucket of S3_ENDPOINT/S3_BUCKET (credentials from the environment).
+    #[arg(long, value_name = "KEY")]
+    pub object_key: Option<String>,
+    /// The object's URL, e.g. the registered cdn_url.
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AttestVerifyArgs {
+    #[command(flatten)]
+    pub object: ObjectSource,
+    /// The DSSE envelope [default: the object's name plus `.intoto.json`, beside
+    /// the file, in the bucket or at the URL].
+    #[arg(long, value_name = "PATH")]
+    pub statement: Option<PathBuf>,
+    /// The signer's ECDSA P-256 public key (PEM). Required unless --allow-unsigned.
+    #[arg(long, value_name = "PEM")]
+    pub public_key: Option<PathBuf>,
+    /// Accept a statement without signatures (and, without --public-key, skip the signature check).
+    #[arg(long)]
+    pub allow_unsigned: bool,
+    /// Require this builder id (runDetails.builder.id).
+    #[arg(long, value_name = "URI")]
+    pub builder_id: Option<String>,
+    /// Require this repository (externalParameters.repository).
+    #[arg(long, value_name = "URL")]
+    pub repository: Option<String>,
+    /// Require this git commit (the resolved dependency's gitCommit).
+    #[arg(long, value_name = "SHA")]
+    pub commit: Option<String>,
+    /// Require this stage (externalParameters.dev_stage).
+    #[arg(long, value_name = "STAGE")]
+    pub stage: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Check that a docker-archive tarball is the image REPO@sha256:D names,
+    /// before `docker load` (exit 9 when it is not).
+    Verify(ImageVerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImageVerifyArgs {
+    /// The tarball (`docker save`, or skopeo's `docker-archive:`).
+    #[arg(long, value_name = "PATH")]
+    pub archive: PathBuf,
+    /// The pushed image, by digest: `REPO[:TAG]@sha256:<hex>`.
+    #[arg(long, value_name = "REF")]
+    pub image_ref: String,
+    /// The raw manifest bytes from the registry (`skopeo inspect --raw`); for an
+    /// index, give the platform's manifest too (a second --image-manifest).
+    #[arg(long, value_name = "FILE", required = true)]
+    pub image_manifest: Vec<PathBuf>,
+    /// The tag RepoTags must hold [default: the tag in --image-ref, else any tag of REPO].
+    #[arg(long, value_name = "TAG")]
+    pub tag: Option<String>,
+    /// The architecture the image must be for (arm64, amd64, ...); picks an index's entry.
+    #[arg(long, value_name = "ARCH")]
+    pub architecture: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -10,6 +10,7 @@
 //! | 6    | integrity    | an object failed its SHA-256, decryption or gunzip   |
 //! | 7    | output       | the output could not be written                      |
 //! | 8    | exists       | that version is already published (see `--replace`)  |
+//! | 9    | attestation  | provenance, signature, pin or image binding refused  |
 //! | 70   | internal     | a bug or an exhausted limit in the sealing component |
 //! | 128+N| interrupted  | stopped by signal N (SIGINT 130, SIGTERM 143, ...)   |
 //!
@@ -27,6 +28,7 @@ pub enum Class {
     Integrity,
     Output,
     Exists,
+    Attestation,
     Internal,
 }
 
@@ -40,6 +42,7 @@ impl Class {
             Self::Integrity => 6,
             Self::Output => 7,
             Self::Exists => 8,
+            Self::Attestation => 9,
             Self::Internal => 70,
         }
     }

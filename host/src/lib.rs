@@ -6,15 +6,19 @@
 //! - `sealing/`: the guest component and the seal and open pipelines;
 //! - `store/`: S3 (upload, preflight, cleanup) and downloads;
 //! - `admin`: the registration at the admin API;
+//! - `attest/`: provenance (in-toto statement, DSSE, signing, checking);
+//! - `image/`: image tarballs bound to the pushed digest;
 //! - `commands/`: one module per subcommand, wiring the domains together;
 //! - the rest is shared plumbing: command line, configuration, secrets,
 //!   failure classes, output files, progress and logging.
 
 pub mod admin;
+pub mod attest;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod failure;
+pub mod image;
 pub mod interrupt;
 pub mod logging;
 pub mod output;

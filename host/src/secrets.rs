@@ -65,16 +65,22 @@ impl Key {
             std::fs::read_to_string(path)
                 .with_context(|| format!("reading the key file {}", path.display()))?,
         );
-        if let Ok(meta) = std::fs::metadata(path)
-            && meta.permissions().mode() & 0o077 != 0
-        {
-            tracing::warn!(
-                "key file {} is readable by others (mode {:o}); chmod 600 it",
-                path.display(),
-                meta.permissions().mode() & 0o777
-            );
-        }
+        warn_if_others_may_read(path, "key file");
         Self::from_hex(&text).with_context(|| format!("the key file {}", path.display()))
+    }
+}
+
+/// Warns when a file holding a secret may be read by others than its
+/// owner; `what` names it ("key file", "signing key file").
+pub fn warn_if_others_may_read(path: &Path, what: &str) {
+    if let Ok(meta) = std::fs::metadata(path)
+        && meta.permissions().mode() & 0o077 != 0
+    {
+        tracing::warn!(
+            "{what} {} is readable by others (mode {:o}); chmod 600 it",
+            path.display(),
+            meta.permissions().mode() & 0o777
+        );
     }
 }
 

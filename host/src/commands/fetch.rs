@@ -2,15 +2,13 @@
 //! dropped connection), check the SHA-256, decrypt, gunzip; the plaintext
 //! appears at `--out` only once all of it checked out.
 
-use super::{human_bytes, open_object, print_json};
+use super::{download_source, human_bytes, open_object, print_json};
 use crate::cli::FetchArgs;
-use crate::config::{self, S3Config};
 use crate::failure::{Class, ClassExt, Failure};
 use crate::output::AtomicOutput;
 use crate::progress::Progress;
 use crate::secrets::Key;
-use crate::store::download::{ResumingReader, Source};
-use std::time::Duration;
+use crate::store::download::ResumingReader;
 
 pub fn run(args: &FetchArgs) -> Result<(), Failure> {
     let key = Key::from_file_or_env(args.key_file.as_deref()).class(Class::Input)?;
@@ -18,28 +16,11 @@ pub fn run(args: &FetchArgs) -> Result<(), Failure> {
         .enable_all()
         .build()
         .class(Class::Internal)?;
-    let source = match (&args.source.url, &args.source.object_key) {
-        (Some(url), _) => {
-            reqwest::Url::parse(url)
-                .map_err(|err| anyhow::anyhow!("--url {url:?} is not a URL: {err}"))
-                .class(Class::Usage)?;
-            let client = reqwest::Client::builder()
-                .connect_timeout(Duration::from_secs(10))
-                .read_timeout(Duration::from_secs(60))
-                .build()
-                .class(Class::Internal)?;
-            Source::Http {
-                client,
-                url: url.clone(),
-            }
-        }
-        (None, Some(object_key)) => {
-            let s3 = S3Config::load(config::lookup)
-                .map_err(|err| Failure::new(Class::Usage, anyhow::anyhow!(err)))?;
-            tokio.block_on(async { Source::s3(&s3, object_key) })
-        }
-        (None, None) => unreachable!("clap requires --url or --object-key"),
-    };
+    let source = download_source(
+        args.source.url.as_deref(),
+        args.source.object_key.as_deref(),
+        &tokio,
+    )?;
     let mut out = AtomicOutput::create(&args.out).class(Class::Output)?;
     let mut reader = ResumingReader::new(&tokio, &source);
     let progress = Progress::start(0, args.progress, "fetching");

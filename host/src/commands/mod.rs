@@ -1,9 +1,12 @@
 //! One module per subcommand, plus what they share.
 
+pub mod attest;
 pub mod cleanup;
 pub mod fetch;
 pub mod guest;
+pub mod image;
 pub mod open;
+pub mod provenance;
 pub mod publish;
 pub mod seal;
 pub mod selftest;
@@ -166,6 +169,39 @@ pub fn open_object(
         size_bytes: report.object_length,
         seconds: report.elapsed.as_secs_f64(),
     })
+}
+
+/// Where a download comes from: `--url` (plain HTTP(S) GET) or
+/// `--object-key` (S3, credentials from the environment); clap makes sure
+/// exactly one is given.
+pub fn download_source(
+    url: Option<&str>,
+    object_key: Option<&str>,
+    tokio: &tokio::runtime::Runtime,
+) -> Result<crate::store::download::Source, Failure> {
+    use crate::store::download::Source;
+    match (url, object_key) {
+        (Some(url), _) => {
+            reqwest::Url::parse(url)
+                .map_err(|err| anyhow::anyhow!("--url {url:?} is not a URL: {err}"))
+                .class(Class::Usage)?;
+            let client = reqwest::Client::builder()
+                .connect_timeout(std::time::Duration::from_secs(10))
+                .read_timeout(std::time::Duration::from_secs(60))
+                .build()
+                .class(Class::Internal)?;
+            Ok(Source::Http {
+                client,
+                url: url.to_string(),
+            })
+        }
+        (None, Some(object_key)) => {
+            let s3 = crate::config::S3Config::load(crate::config::lookup)
+                .map_err(|err| Failure::new(Class::Usage, anyhow::anyhow!(err)))?;
+            Ok(tokio.block_on(async { Source::s3(&s3, object_key) }))
+        }
+        (None, None) => unreachable!("clap requires --url or --object-key"),
+    }
 }
 
 pub fn print_json(value: &impl serde::Serialize) {

@@ -9,14 +9,18 @@
 //! 3. The file is sealed straight into the upload (no temporary file,
 //!    bounded memory), written only if the key is still free
 //!    (`If-None-Match: *`, so a racing publish cannot be overwritten).
-//! 4. The stored object's size is checked, then the row is registered.
+//! 4. The stored object's size is checked, the provenance sidecars are put
+//!    beside it (`{key}.sha256`, `{key}.intoto.json`, `{key}.sha256.sig`;
+//!    see docs/provenance.md), then the row is registered.
 //!
 //! Any failure, or a signal, undoes what was done (`store::staged`): an
 //! upload is aborted, an object deleted, a replaced object put back. Only a
 //! registration whose answer was lost leaves the object, and says so.
 
+use super::provenance::{Provenance, ProvenanceReceipt};
 use super::{AsyncRuntime, async_runtime, human_bytes, mib_per_second, open_artifact, usage};
 use crate::admin::{self, Registration};
+use crate::attest::sidecars::Sealed;
 use crate::cli::PublishArgs;
 use crate::config::{self, Environment, Names};
 use crate::failure::{Class, ClassExt, Failure, pipeline_class};
@@ -49,6 +53,7 @@ struct Receipt<'a> {
     /// An object published before under this key was replaced (`--replace`).
     replaced: bool,
     registration_attempts: u32,
+    provenance: ProvenanceReceipt,
     durations: Durations,
 }
 
@@ -101,8 +106,10 @@ pub fn run(args: &PublishArgs) -> Result<(), Failure> {
     let started = Instant::now();
     let (file, names) = checked_flags(args)?;
     let env = Environment::load(config::lookup).map_err(usage)?;
-    let mut input = open_artifact(&file)?;
+    let mut provenance = Provenance::prepare(&args.provenance, &names)?;
+    let input = open_artifact(&file)?;
     let plaintext_length = input.0.length();
+    let mut input = provenance.input(input);
 
     let runtime = Runtime::load().class(Class::Internal)?;
     let tokio = async_runtime()?;
@@ -168,6 +175,48 @@ pub fn run(args: &PublishArgs) -> Result<(), Failure> {
     if let Err(err) = checked.and_then(|()| interrupt::received().map_or(Ok(()), |s| Err(s.into())))
     {
         return Err(undo(&tokio, staged, Failure::new(Class::Storage, err)));
+    }
+    // The image binding's verdict: the tarball was read whole by now.
+    let image = match input.finish() {
+        Ok(image) => image,
+        Err(failure) => return Err(undo(&tokio, staged, failure)),
+    };
+    let input_name = file
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned());
+    let sidecars = provenance.sidecars(
+        Sealed {
+            names: &names,
+            object_key: &object_key,
+            object_sha256: summary
+                .object_sha256
+                .as_slice()
+                .try_into()
+                .class(Class::Internal)?,
+            object_size: summary.object_length,
+            data_key: &key,
+            input_name: input_name.as_deref().unwrap_or_default(),
+            input_sha256: report.plaintext_sha256,
+            level: options.level,
+        },
+        image.as_ref(),
+    );
+    for sidecar in &sidecars {
+        let sidecar_key = format!("{object_key}{}", sidecar.suffix);
+        let put = tokio.block_on(stoppable(upload::put_file(
+            &bucket,
+            &sidecar_key,
+            !args.replace,
+            sidecar.bytes.clone().into(),
+            sidecar.content_type,
+        )));
+        if let Err(err) = put.and_then(|()| interrupt::received().map_or(Ok(()), |s| Err(s.into())))
+        {
+            // An interrupted PUT may still have landed: remove the key too.
+            staged.add_companion(sidecar_key);
+            return Err(undo(&tokio, staged, upload_failure(err)));
+        }
+        staged.add_companion(sidecar_key);
     }
 
     let sha256 = hex::encode(&summary.object_sha256);
@@ -245,6 +294,7 @@ pub fn run(args: &PublishArgs) -> Result<(), Failure> {
             upload: &upload,
             replaced,
             registration_attempts: attempts,
+            provenance: provenance.receipt(&object_key, &sidecars, image.as_ref()),
             durations: Durations {
                 seal_and_upload_seconds: (sealed_at - started).as_secs_f64(),
                 registration_seconds: (finished - sealed_at).as_secs_f64(),

@@ -143,7 +143,7 @@ pub async fn upload(
             if if_absent {
                 still_absent(bucket, key).await?;
             }
-            put_single(bucket, key, if_absent, first, &resent).await?;
+            put_single(bucket, key, if_absent, first, &resent, OBJECT).await?;
             return Ok(UploadReport {
                 method: "single",
                 parts: 1,
@@ -248,21 +248,50 @@ async fn next(chunks: &mut mpsc::Receiver<Chunk>) -> Result<Option<Chunk>, Inter
     interrupt::guard(chunks.recv()).await
 }
 
+/// Puts a small file beside the object (a provenance sidecar) in one
+/// request, with its Content-MD5 and type; `if_absent` as for the object.
+pub async fn put_file(
+    bucket: &Bucket,
+    key: &str,
+    if_absent: bool,
+    body: Bytes,
+    content_type: &str,
+) -> anyhow::Result<()> {
+    let file = Single {
+        action: "uploading a sidecar",
+        content_type: Some(content_type),
+    };
+    put_single(bucket, key, if_absent, body, &AtomicU32::new(0), file).await
+}
+
+/// What a single PUT is, for its request and its error messages.
+struct Single<'a> {
+    action: &'static str,
+    content_type: Option<&'a str>,
+}
+
+const OBJECT: Single<'static> = Single {
+    action: "uploading the object",
+    content_type: None,
+};
+
 async fn put_single(
     bucket: &Bucket,
     key: &str,
     if_absent: bool,
     body: Bytes,
     resent: &AtomicU32,
+    what: Single<'_>,
 ) -> anyhow::Result<()> {
     let md5 = content_md5(&body);
-    let sent = resend_when_damaged("uploading the object", resent, || {
+    let sent = resend_when_damaged(what.action, resent, || {
         let mut request = bucket
             .client()
             .put_object()
             .bucket(bucket.name())
             .key(key)
             .content_md5(&md5)
+            .set_content_type(what.content_type.map(str::to_string))
             .body(ByteStream::from(body.clone()));
         if if_absent {
             request = request.if_none_match("*");
@@ -278,7 +307,7 @@ async fn put_single(
         .map(drop)
         .map_err(|err| match precondition_failed(&err) {
             true => AlreadyExists(key.to_string()).into(),
-            false => bucket.explain(err, "uploading the object"),
+            false => bucket.explain(err, what.action),
         })
 }
 
