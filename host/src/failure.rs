@@ -6,7 +6,7 @@
 //! | 2    | usage        | bad flags or environment; nothing was read or sent   |
 //! | 3    | input        | the input file (or key file) is missing or unreadable|
 //! | 4    | storage      | S3 failed; nothing is left behind in the bucket      |
-//! | 5    | registration | the admin API refused or failed; object removed      |
+//! | 5    | registration | the admin API refused or failed; object removed (kept if no answer came: the row may exist) |
 //! | 6    | integrity    | an object failed its SHA-256, decryption or gunzip   |
 //! | 7    | output       | the output could not be written                      |
 //! | 8    | exists       | that version is already published (see `--replace`)  |
