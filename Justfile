@@ -25,10 +25,15 @@ wheel: build
     maturin build --release --locked --out "${CARGO_TARGET_DIR:-target}/wheels"
 
 # Unit tests, then the black-box suite against the release binaries (x86_64 and arm64)
-# and the wheel.
-test: build cross wheel
-    cargo test --release --locked --workspace
+# and the wheel. The unit tests come first: `cargo test` builds the binary again with
+# the dev-dependencies' features, and the suite must test the `just build` binary,
+# the one the wheel packs.
+test: unit build cross wheel
     python3 -m pytest tests
+
+# The Rust unit and property tests of every crate.
+unit:
+    cargo test --release --locked --workspace
 
 # Formatting and clippy, for the host and for the guest's wasm-only code
 # (with the guest's target flags from .cargo/config.toml, as every guest build).

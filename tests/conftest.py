@@ -65,6 +65,40 @@ class Cli:
         return Run(proc.returncode, proc.stdout, proc.stderr)
 
 
+# Beyond this many bytes (or characters), a failed `==` is explained by the
+# hook below instead of pytest's diff.
+LARGE = 64 << 10
+
+
+def first_difference(left, right) -> int:
+    """The first index where two sequences differ (the shorter's length if one
+    is a prefix of the other), found a block at a time."""
+    block = 1 << 16
+    for start in range(0, min(len(left), len(right)), block):
+        a, b = left[start:start + block], right[start:start + block]
+        if a != b:
+            return start + next(i for i, (x, y) in enumerate(zip(a, b)) if x != y)
+    return min(len(left), len(right))
+
+
+def pytest_assertrepr_compare(op, left, right):
+    """Large bytes or strings that differ: their sizes, digests and the first
+    differing offset. pytest's own diff of two objects this large (with -v,
+    as CI may run) is quadratic in their length and can run for hours: a
+    failing test must fail, not hang."""
+    if op != "==" or not isinstance(left, (bytes, str)) or type(left) is not type(right):
+        return None
+    if max(len(left), len(right)) <= LARGE:
+        return None
+    digest = lambda v: hashlib.sha256(v if isinstance(v, bytes) else v.encode()).hexdigest()
+    at = first_difference(left, right)
+    return [
+        f"{type(left).__name__} of {len(left)} and {len(right)} differ, first at offset {at}",
+        f"left  sha256 {digest(left)}: ...{left[max(0, at - 8):at + 16]!r}",
+        f"right sha256 {digest(right)}: ...{right[max(0, at - 8):at + 16]!r}",
+    ]
+
+
 @pytest.fixture(scope="session")
 def cli(tmp_path_factory) -> Cli:
     binary = binary_path()
