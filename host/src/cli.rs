@@ -49,6 +49,9 @@ pub enum Command {
     Fetch(FetchArgs),
     /// Check a sealed object (SHA-256, decryption, gzip) without writing the plaintext.
     Verify(VerifyArgs),
+    /// Promote a published object to the next stage (dev -> stage -> main): verified,
+    /// copied server-side and registered; never rebuilt or re-sealed.
+    Promote(PromoteArgs),
     /// Provenance: check an object against its signed statement.
     #[command(subcommand)]
     Attest(AttestCommand),
@@ -145,6 +148,64 @@ pub struct ProvenanceArgs {
     /// The provenance's builder id [default: CI_SYSTEM_URL#<platform> in CI, else a local id].
     #[arg(long, value_name = "URI", env = "PLUGIN_BUILDER_ID")]
     pub builder_id: Option<String>,
+}
+
+/// What `promote` moves and the policy it checks (see docs/promotion.md).
+/// Each flag also comes from its `PLUGIN_*` variable (Woodpecker `settings:`).
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// Resource name, e.g. `loader`.
+    #[arg(long, value_name = "NAME", env = "PLUGIN_RESOURCE_NAME")]
+    pub resource_name: String,
+    /// Architecture, e.g. `arm64`.
+    #[arg(long, value_name = "ARCH", env = "PLUGIN_ARCHITECTURE")]
+    pub architecture: String,
+    /// The published version, e.g. `7-0123456789ab`.
+    #[arg(long, value_name = "VERSION", env = "PLUGIN_VERSION")]
+    pub version: String,
+    /// The stage to promote to, e.g. `stage` or `main`.
+    #[arg(long, value_name = "STAGE", env = "PLUGIN_TO")]
+    pub to: String,
+    /// The stage to promote from [default: the stage before --to in --stages].
+    #[arg(long, value_name = "STAGE", env = "PLUGIN_FROM")]
+    pub from: Option<String>,
+    /// The promotion order: an object moves forward along it, one or more stages at a time.
+    #[arg(
+        long,
+        value_name = "STAGES",
+        env = "PLUGIN_STAGES",
+        value_delimiter = ',',
+        default_value = "dev,stage,main"
+    )]
+    pub stages: Vec<String>,
+    /// Target stages that only take an object the stage before validated: its --from copy
+    /// must carry a verification summary (a promoted copy, not the published one).
+    #[arg(
+        long,
+        value_name = "STAGES",
+        env = "PLUGIN_REQUIRE_VSA_FOR",
+        value_delimiter = ',',
+        default_value = "main"
+    )]
+    pub require_vsa_for: Vec<String>,
+    /// Require this builder id in the provenance (runDetails.builder.id).
+    #[arg(long, value_name = "URI", env = "PLUGIN_BUILDER_ID")]
+    pub builder_id: Option<String>,
+    /// Require this repository in the provenance (externalParameters.repository).
+    #[arg(long, value_name = "URL", env = "PLUGIN_REPOSITORY")]
+    pub repository: Option<String>,
+    /// Require this git commit in the provenance, e.g. `$CI_COMMIT_SHA` of the deployment.
+    #[arg(long, value_name = "SHA", env = "PLUGIN_COMMIT")]
+    pub commit: Option<String>,
+    /// Promote even if the version is already at --to, replacing it (restored on failure).
+    #[arg(long, env = "PLUGIN_REPLACE", value_parser = clap::builder::FalseyValueParser::new())]
+    pub replace: bool,
+    /// Run every check, copy and register nothing.
+    #[arg(long, env = "PLUGIN_DRY_RUN", value_parser = clap::builder::FalseyValueParser::new())]
+    pub dry_run: bool,
+    /// Print a JSON receipt on stdout (never holds the key).
+    #[arg(long, env = "PLUGIN_JSON", value_parser = clap::builder::FalseyValueParser::new())]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -279,6 +340,10 @@ pub struct AttestVerifyArgs {
     /// the file, in the bucket or at the URL].
     #[arg(long, value_name = "PATH")]
     pub statement: Option<PathBuf>,
+    /// The verification summary of a promoted object [default: the object's name plus
+    /// `.vsa.intoto.json`, looked for when the statement names another object key].
+    #[arg(long, value_name = "PATH")]
+    pub vsa: Option<PathBuf>,
     /// The signer's ECDSA P-256 public key (PEM). Required unless --allow-unsigned.
     #[arg(long, value_name = "PEM")]
     pub public_key: Option<PathBuf>,

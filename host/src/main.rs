@@ -21,6 +21,7 @@ fn main() -> ExitCode {
         Some(Command::Open(args)) => commands::open::run(args),
         Some(Command::Fetch(args)) => commands::fetch::run(args),
         Some(Command::Verify(args)) => commands::verify::run(args),
+        Some(Command::Promote(args)) => commands::promote::run(args),
         Some(Command::Attest(command)) => commands::attest::run(command),
         Some(Command::Image(command)) => commands::image::run(command),
         Some(Command::Cleanup(args)) => commands::cleanup::run(args),

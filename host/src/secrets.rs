@@ -71,7 +71,7 @@ impl Key {
 }
 
 /// Warns when a file holding a secret may be read by others than its
-/// owner; `what` names it ("key file", "signing key file").
+/// owner; `what` names it ("key file", "ATTESTATION_SIGNING_KEY_FILE").
 pub fn warn_if_others_may_read(path: &Path, what: &str) {
     if let Ok(meta) = std::fs::metadata(path)
         && meta.permissions().mode() & 0o077 != 0

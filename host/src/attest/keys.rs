@@ -23,6 +23,9 @@ use zeroize::Zeroizing;
 pub const KEY_VAR: &str = "ATTESTATION_SIGNING_KEY";
 /// The variable holding the path of a PEM file with the signing key.
 pub const KEY_FILE_VAR: &str = "ATTESTATION_SIGNING_KEY_FILE";
+/// The public key that must have signed what is promoted: PEM, or a path.
+pub const PUBLIC_KEY_VAR: &str = "ATTESTATION_PUBLIC_KEY";
+pub const PUBLIC_KEY_FILE_VAR: &str = "ATTESTATION_PUBLIC_KEY_FILE";
 
 /// The DSSE `keyid` of a public key: hex SHA-256 of its SubjectPublicKeyInfo
 /// DER, so that anyone holding the public key computes the same id.
@@ -76,25 +79,9 @@ impl SigningKey {
     pub fn from_environment(
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Option<Self>, String> {
-        let inline = lookup(KEY_VAR).map(Zeroizing::new);
-        let file = lookup(KEY_FILE_VAR);
-        match (inline, file) {
-            (None, None) => Ok(None),
-            (Some(_), Some(_)) => Err(format!("set {KEY_VAR} or {KEY_FILE_VAR}, not both")),
-            (Some(pem), None) => Self::from_pem(pem.as_bytes())
-                .map(Some)
-                .map_err(|why| format!("{KEY_VAR} {why}")),
-            (None, Some(path)) => Self::read_file(Path::new(&path))
-                .map(Some)
-                .map_err(|why| format!("{KEY_FILE_VAR} ({path}) {why}")),
-        }
-    }
-
-    fn read_file(path: &Path) -> Result<Self, String> {
-        let pem =
-            Zeroizing::new(std::fs::read(path).map_err(|err| format!("cannot be read: {err}"))?);
-        crate::secrets::warn_if_others_may_read(path, "signing key file");
-        Self::from_pem(&pem)
+        EnvironmentPem::read(&lookup, KEY_VAR, KEY_FILE_VAR, Secrecy::Private)?
+            .map(|pem| pem.parse(Self::from_pem))
+            .transpose()
     }
 
     pub fn keyid(&self) -> &str {
@@ -114,6 +101,59 @@ impl SigningKey {
             .expect("signing with a checked P-256 key does not fail")
             .as_ref()
             .to_vec()
+    }
+}
+
+/// Whether a PEM holds a secret: a private key's file is checked for loose
+/// permissions, and its text is wiped after use.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Secrecy {
+    Private,
+    Public,
+}
+
+/// A PEM named by a pair of variables: `VAR` holds the PEM itself,
+/// `VAR_FILE` a path to it; never both. Keys are kept out of argv this way,
+/// and a secret store can hand over either form.
+pub struct EnvironmentPem {
+    pub bytes: Zeroizing<Vec<u8>>,
+    /// Where it came from, for messages: `VAR`, or `VAR_FILE (path)`.
+    pub source: String,
+}
+
+impl EnvironmentPem {
+    pub fn read(
+        lookup: &impl Fn(&str) -> Option<String>,
+        var: &str,
+        file_var: &str,
+        secrecy: Secrecy,
+    ) -> Result<Option<Self>, String> {
+        let inline = lookup(var).map(Zeroizing::new);
+        match (inline, lookup(file_var)) {
+            (None, None) => Ok(None),
+            (Some(_), Some(_)) => Err(format!("set {var} or {file_var}, not both")),
+            (Some(pem), None) => Ok(Some(Self {
+                bytes: Zeroizing::new(pem.as_bytes().to_vec()),
+                source: var.to_string(),
+            })),
+            (None, Some(path)) => {
+                let source = format!("{file_var} ({path})");
+                let bytes = std::fs::read(&path)
+                    .map_err(|err| format!("{source} cannot be read: {err}"))?;
+                if secrecy == Secrecy::Private {
+                    crate::secrets::warn_if_others_may_read(Path::new(&path), file_var);
+                }
+                Ok(Some(Self {
+                    bytes: Zeroizing::new(bytes),
+                    source,
+                }))
+            }
+        }
+    }
+
+    /// Parses the PEM; a refusal names the variable, never the content.
+    pub fn parse<T>(&self, parse: impl FnOnce(&[u8]) -> Result<T, String>) -> Result<T, String> {
+        parse(&self.bytes).map_err(|why| format!("{} {why}", self.source))
     }
 }
 
@@ -148,6 +188,24 @@ impl VerifyingKey {
             keyid: keyid(der.as_ref()),
             key,
         })
+    }
+
+    /// The public key of `ATTESTATION_PUBLIC_KEY` or
+    /// `ATTESTATION_PUBLIC_KEY_FILE` (also as `PLUGIN_*`); required.
+    pub fn from_environment(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        EnvironmentPem::read(
+            &lookup,
+            PUBLIC_KEY_VAR,
+            PUBLIC_KEY_FILE_VAR,
+            Secrecy::Public,
+        )?
+        .ok_or_else(|| {
+            format!(
+                "set {PUBLIC_KEY_VAR} (or {PUBLIC_KEY_FILE_VAR}): the public key that signed \
+                     the provenance"
+            )
+        })?
+        .parse(Self::from_pem)
     }
 
     pub fn keyid(&self) -> &str {

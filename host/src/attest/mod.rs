@@ -7,15 +7,19 @@
 //! - `keys`: the ECDSA P-256 signing key (from the environment, zeroized,
 //!   never printed) and the public key that verifies;
 //! - `sidecars`: the files published next to the object (`.sha256`,
-//!   `.intoto.json`, `.sha256.sig`);
+//!   `.intoto.json`, `.sha256.sig`, `.keywrap`);
+//! - `keywrap`: the data key wrapped to the promotion pipeline's RSA key;
+//! - `summary`: the SLSA Verification Summary a promotion writes;
 //! - `verify`: a consumer's checks (signature, types, pins, subject).
 //!
 //! docs/provenance.md describes the formats field by field.
 
 pub mod dsse;
 pub mod keys;
+pub mod keywrap;
 pub mod sidecars;
 pub mod statement;
+pub mod summary;
 pub mod verify;
 
 /// Why a statement, a signature or a binding is not accepted: one sentence,

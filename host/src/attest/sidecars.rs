@@ -4,6 +4,7 @@
 
 use super::dsse::Envelope;
 use super::keys::SigningKey;
+use super::keywrap::{self, WrappingKey};
 use super::statement::{
     BUILD_TYPE, BuildDefinition, BuildMetadata, Builder, ExternalParameters, InternalParameters,
     KEY_COMMITMENT_CONTEXT, PREDICATE_TYPE, Provenance, ResourceDescriptor, RunDetails,
@@ -28,6 +29,8 @@ pub struct Sidecar {
 pub const SHA256_SUFFIX: &str = ".sha256";
 pub const STATEMENT_SUFFIX: &str = ".intoto.json";
 pub const SIGNATURE_SUFFIX: &str = ".sha256.sig";
+/// The object subject's annotation naming the promotion key, when wrapped.
+pub const KEY_WRAP_ANNOTATION: &str = "key_wrap";
 
 /// Builder id outside CI when no `--builder-id` is given.
 pub const LOCAL_BUILDER: &str = "urn:publish-artifact:builder:local";
@@ -54,6 +57,9 @@ pub struct PublishFacts<'a> {
     /// `--builder-id`; otherwise derived from the CI variables.
     pub builder_id: Option<&'a str>,
     pub image: Option<&'a BoundImage>,
+    /// The promotion pipeline's key: with it, the data key is wrapped
+    /// into `{object_key}.keywrap` (see `keywrap`).
+    pub key_wrap: Option<&'a WrappingKey>,
 }
 
 /// HMAC-SHA256(data key, "publish-artifact/key-commitment/v1" || object
@@ -79,7 +85,7 @@ pub fn sha256_line(object_key: &str, object_sha256: &[u8; 32]) -> String {
 }
 
 /// RFC 3339 in UTC to the second, as SLSA's timestamps are written.
-fn rfc3339(time: SystemTime) -> String {
+pub fn rfc3339(time: SystemTime) -> String {
     // aws-smithy's DateTime (already linked for S3) formats RFC 3339; the
     // `time` crate would need a feature that rebuilds the whole AWS stack.
     use aws_sdk_s3::primitives::{DateTime, DateTimeFormat};
@@ -87,6 +93,11 @@ fn rfc3339(time: SystemTime) -> String {
     DateTime::from_secs(seconds)
         .fmt(DateTimeFormat::DateTime)
         .expect("a time after 1970 formats")
+}
+
+/// The builder (or verifier) id CI's variables give: `CI_SYSTEM_URL#<platform>`.
+pub fn ci_builder_id(lookup: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+    Ci::read(lookup).builder_id()
 }
 
 /// The CI variables the statement records (Woodpecker's names).
@@ -163,20 +174,31 @@ pub fn statement(facts: &PublishFacts<'_>, ci: &dyn Fn(&str) -> Option<String>) 
     let ci = Ci::read(ci);
     let sealed = &facts.sealed;
     let commitment = key_commitment(sealed.data_key, &sealed.object_sha256);
+    let mut annotations = Map::from_iter([
+        ("size_bytes".to_string(), json!(sealed.object_size)),
+        (
+            "key_commitment".to_string(),
+            json!({
+                "algorithm": "hmac-sha256",
+                "context": std::str::from_utf8(KEY_COMMITMENT_CONTEXT).expect("ASCII"),
+                "value": hex::encode(commitment),
+            }),
+        ),
+    ]);
+    if let Some(wrapping) = facts.key_wrap {
+        annotations.insert(
+            KEY_WRAP_ANNOTATION.to_string(),
+            json!({
+                "algorithm": keywrap::ALGORITHM,
+                "label": keywrap::label(&sealed.object_sha256),
+                "public_key_sha256": wrapping.public_key_sha256(),
+            }),
+        );
+    }
     let object = ResourceDescriptor {
         name: Some(sealed.object_key.to_string()),
         digest: sha256_digest(hex::encode(sealed.object_sha256)),
-        annotations: Map::from_iter([
-            ("size_bytes".to_string(), json!(sealed.object_size)),
-            (
-                "key_commitment".to_string(),
-                json!({
-                    "algorithm": "hmac-sha256",
-                    "context": std::str::from_utf8(KEY_COMMITMENT_CONTEXT).expect("ASCII"),
-                    "value": hex::encode(commitment),
-                }),
-            ),
-        ]),
+        annotations,
         ..Default::default()
     };
     let input = ResourceDescriptor {
@@ -236,7 +258,7 @@ pub fn statement(facts: &PublishFacts<'_>, ci: &dyn Fn(&str) -> Option<String>) 
 }
 
 /// The sidecar files of one publish, in upload order; `.sha256.sig` only
-/// when a signing key is given.
+/// when a signing key is given, `.keywrap` only with a promotion key.
 pub fn sidecars(
     facts: &PublishFacts<'_>,
     ci: &dyn Fn(&str) -> Option<String>,
@@ -266,6 +288,13 @@ pub fn sidecars(
                 .encode(signer.sign(line.as_bytes()))
                 .into_bytes(),
             content_type: "text/plain; charset=utf-8",
+        });
+    }
+    if let Some(wrapping) = facts.key_wrap {
+        files.push(Sidecar {
+            suffix: keywrap::SUFFIX,
+            bytes: wrapping.wrap(facts.sealed.data_key, &facts.sealed.object_sha256),
+            content_type: "application/octet-stream",
         });
     }
     files
@@ -312,6 +341,7 @@ mod tests {
             finished: SystemTime::UNIX_EPOCH + Duration::from_millis(1_800_000_005_500),
             builder_id: None,
             image: None,
+            key_wrap: None,
         };
         let ci: Vec<(String, String)> = ci
             .iter()

@@ -16,14 +16,16 @@ pub const BUILD_TYPE: &str =
 /// The HMAC context of the key commitment.
 pub const KEY_COMMITMENT_CONTEXT: &[u8] = b"publish-artifact/key-commitment/v1";
 
+/// An in-toto Statement v1 around a predicate: SLSA Provenance by default,
+/// a SLSA Verification Summary for promotions (`attest::summary`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Statement {
+pub struct Statement<P = Provenance> {
     #[serde(rename = "_type")]
     pub statement_type: String,
     pub subject: Vec<ResourceDescriptor>,
     #[serde(rename = "predicateType")]
     pub predicate_type: String,
-    pub predicate: Provenance,
+    pub predicate: P,
 }
 
 /// in-toto's ResourceDescriptor: the fields this tool writes and reads.
@@ -106,12 +108,14 @@ pub struct BuildMetadata {
     pub finished_on: String,
 }
 
-impl Statement {
+impl<P> Statement<P> {
     /// The object's subject: always the first.
     pub fn object(&self) -> Option<&ResourceDescriptor> {
         self.subject.first()
     }
+}
 
+impl Statement {
     pub fn external(&self) -> &ExternalParameters {
         &self.predicate.build_definition.external_parameters
     }

@@ -5,6 +5,7 @@
 use super::Refusal;
 use super::dsse::Envelope;
 use super::keys::VerifyingKey;
+use super::sidecars::KEY_WRAP_ANNOTATION;
 use super::statement::{BUILD_TYPE, PREDICATE_TYPE, STATEMENT_TYPE, Statement};
 
 /// Values the statement must hold exactly; `None` is not checked.
@@ -35,6 +36,19 @@ pub enum Signed {
 
 /// Checks the envelope and the statement in it against `policy`.
 pub fn check_envelope(bytes: &[u8], policy: &Policy) -> Result<(Statement, Signed), Refusal> {
+    let (payload, signed) = open_envelope(bytes, policy)?;
+    let statement: Statement = serde_json::from_slice(&payload).map_err(|err| {
+        Refusal::new(format!(
+            "the payload is not a publish-artifact provenance statement: {err}"
+        ))
+    })?;
+    check_types(&statement)?;
+    check_pins(&statement, &policy.pins)?;
+    Ok((statement, signed))
+}
+
+/// The payload of a DSSE envelope whose signature `policy` accepts.
+pub fn open_envelope(bytes: &[u8], policy: &Policy) -> Result<(Vec<u8>, Signed), Refusal> {
     let envelope = Envelope::parse(bytes)?;
     let payload = envelope.payload()?;
     let signed = match (&policy.public_key, envelope.signatures.is_empty()) {
@@ -58,14 +72,7 @@ pub fn check_envelope(bytes: &[u8], policy: &Policy) -> Result<(Statement, Signe
             ));
         }
     };
-    let statement: Statement = serde_json::from_slice(&payload).map_err(|err| {
-        Refusal::new(format!(
-            "the payload is not a publish-artifact provenance statement: {err}"
-        ))
-    })?;
-    check_types(&statement)?;
-    check_pins(&statement, &policy.pins)?;
-    Ok((statement, signed))
+    Ok((payload, signed))
 }
 
 fn check_types(statement: &Statement) -> Result<(), Refusal> {
@@ -151,6 +158,59 @@ pub fn check_object(
             "the statement's subject {name} has no sha256 digest"
         ))),
     }
+}
+
+/// What a provenance statement attests of its object: what promotion
+/// carries to the next stage and checks the copy against.
+#[derive(Debug)]
+pub struct AttestedObject {
+    pub name: String,
+    pub sha256: [u8; 32],
+    pub size: u64,
+    /// HMAC-SHA256 of the object digest under the data key (`sidecars::key_commitment`).
+    pub key_commitment: [u8; 32],
+    /// The promotion key the data key was wrapped to, when it was.
+    pub key_wrap_public_key_sha256: Option<String>,
+}
+
+/// The object subject's name, digest, size and key commitment.
+pub fn attested_object(statement: &Statement) -> Result<AttestedObject, Refusal> {
+    let subject = statement
+        .object()
+        .ok_or_else(|| Refusal::new("the statement has no subject"))?;
+    let name = subject.name.clone().unwrap_or_default();
+    let missing =
+        |what: &str| Refusal::new(format!("the statement's subject {name} has no {what}"));
+    let hex32 = |text: Option<&str>, what: &str| -> Result<[u8; 32], Refusal> {
+        let mut bytes = [0; 32];
+        hex::decode_to_slice(text.ok_or_else(|| missing(what))?, &mut bytes)
+            .map_err(|_| Refusal::new(format!("the statement's {what} is not 64 hex digits")))?;
+        Ok(bytes)
+    };
+    let annotations = &subject.annotations;
+    Ok(AttestedObject {
+        sha256: hex32(
+            subject.digest.get("sha256").map(String::as_str),
+            "sha256 digest",
+        )?,
+        size: annotations
+            .get("size_bytes")
+            .and_then(serde_json::Value::as_u64)
+            .ok_or_else(|| missing("size_bytes"))?,
+        key_commitment: hex32(
+            annotations
+                .get("key_commitment")
+                .and_then(|c| c.get("value"))
+                .and_then(serde_json::Value::as_str),
+            "key commitment",
+        )?,
+        key_wrap_public_key_sha256: annotations
+            .get(KEY_WRAP_ANNOTATION)
+            .and_then(|wrap| wrap.get("public_key_sha256"))
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_string),
+        name,
+    })
 }
 
 #[cfg(test)]

@@ -1,13 +1,17 @@
 //! `publish-artifact attest verify`: a consumer's check of an object
 //! against its provenance. The statement is checked first (it is small),
 //! then the object is hashed streaming; every refusal is one sentence and
-//! exit 9.
+//! exit 9. A promoted object's statement names the object it was published
+//! as; its verification summary (`.vsa.intoto.json`) then vouches that this
+//! object, under this key, is that one.
 
 use super::{download_source, open_input, print_json};
 use crate::attest::Refusal;
+use crate::attest::dsse::Envelope;
 use crate::attest::keys::VerifyingKey;
 use crate::attest::sidecars::STATEMENT_SUFFIX;
 use crate::attest::statement::Statement;
+use crate::attest::summary::{self, check_summary};
 use crate::attest::verify::{self, Pins, Policy, Signed};
 use crate::cli::{AttestCommand, AttestVerifyArgs};
 use crate::failure::{Class, ClassExt, Failure};
@@ -31,7 +35,7 @@ fn refused(refusal: Refusal) -> Failure {
 }
 
 #[derive(Serialize)]
-struct Summary<'a> {
+struct Report<'a> {
     object: String,
     statement: String,
     sha256: String,
@@ -43,6 +47,18 @@ struct Summary<'a> {
     repository: Option<&'a str>,
     commit: Option<&'a str>,
     image: Option<&'a str>,
+    /// How a promoted object was accepted: by its verification summary.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    promoted: Option<Promoted>,
+}
+
+#[derive(Serialize)]
+struct Promoted {
+    vsa: String,
+    /// The object key the provenance names: where it was published.
+    published_as: String,
+    verifier: String,
+    time_verified: String,
 }
 
 /// Where the object and its statement come from.
@@ -104,7 +120,11 @@ fn run_verify(args: &AttestVerifyArgs) -> Result<(), Failure> {
             Location::File(beside.into())
         }
         (None, Location::Remote(_)) => Location::Remote(download_source(
-            args.object.url.as_deref().map(statement_url).as_deref(),
+            args.object
+                .url
+                .as_deref()
+                .map(|url| beside_url(url, STATEMENT_SUFFIX))
+                .as_deref(),
             args.object
                 .object_key
                 .as_ref()
@@ -122,7 +142,52 @@ fn run_verify(args: &AttestVerifyArgs) -> Result<(), Failure> {
         Location::File(_) => None,
         Location::Remote(_) => Some(remote_object_key(args, &statement)),
     };
-    verify::check_object(&statement, &sha256, object_key.as_deref()).map_err(refused)?;
+    let published_as = statement
+        .object()
+        .and_then(|s| s.name.clone())
+        .unwrap_or_default();
+    let summary_location = match (&args.vsa, &object_key) {
+        (Some(path), _) => Some(Location::File(path.clone())),
+        (None, Some(key)) if *key != published_as => Some(Location::Remote(download_source(
+            args.object
+                .url
+                .as_deref()
+                .map(|url| beside_url(url, summary::SUFFIX))
+                .as_deref(),
+            args.object
+                .object_key
+                .as_ref()
+                .map(|key| format!("{key}{}", summary::SUFFIX))
+                .as_deref(),
+            &tokio,
+        )?)),
+        (None, _) => None,
+    };
+    let promoted = match summary_location {
+        None => {
+            verify::check_object(&statement, &sha256, object_key.as_deref()).map_err(refused)?;
+            None
+        }
+        Some(location) => {
+            verify::check_object(&statement, &sha256, None).map_err(refused)?;
+            let summary = check_promotion(
+                &location,
+                &envelope,
+                &policy,
+                object_key
+                    .as_deref()
+                    .map(|key| (key, args.object.url.is_some())),
+                (&sha256, &published_as),
+                &tokio,
+            )?;
+            Some(Promoted {
+                vsa: describe(&location),
+                published_as: published_as.clone(),
+                verifier: summary.predicate.verifier.id,
+                time_verified: summary.predicate.time_verified,
+            })
+        }
+    };
 
     let signed_by = match &signed {
         Signed::By(keyid) => Some(keyid.as_str()),
@@ -130,18 +195,21 @@ fn run_verify(args: &AttestVerifyArgs) -> Result<(), Failure> {
     };
     let external = statement.external();
     eprintln!(
-        "verified {}: its SHA-256 is the statement's subject {}, {}",
+        "verified {}: its SHA-256 is the statement's subject {published_as}{}, {}",
         describe(&object),
-        statement
-            .object()
-            .and_then(|s| s.name.as_deref())
-            .unwrap_or_default(),
+        match &promoted {
+            Some(promoted) => format!(
+                ", promoted as its verification summary {} says",
+                promoted.vsa
+            ),
+            None => String::new(),
+        },
         match signed_by {
             Some(keyid) => format!("signed by key {}", &keyid[..16]),
             None => "signature NOT checked (--allow-unsigned)".into(),
         }
     );
-    print_json(&Summary {
+    print_json(&Report {
         object: describe(&object),
         statement: describe(&statement_location),
         sha256: hex::encode(sha256),
@@ -153,20 +221,59 @@ fn run_verify(args: &AttestVerifyArgs) -> Result<(), Failure> {
         repository: external.repository.as_deref(),
         commit: statement.commit(),
         image: external.image_ref.as_deref(),
+        promoted,
     });
     Ok(())
 }
 
-/// The statement beside a URL: `.intoto.json` appended to the path (not
-/// after a query string, which a signed URL may carry).
-fn statement_url(url: &str) -> String {
+/// Checks the verification summary that makes a promoted object the one
+/// its provenance names: signed under the same policy, about this object
+/// key and digest, decided on this very statement. `object_key` is the key
+/// given, or for a URL its path, which must end with the summary's key.
+fn check_promotion(
+    location: &Location,
+    envelope: &[u8],
+    policy: &Policy,
+    object_key: Option<(&str, bool)>,
+    (sha256, published_as): (&[u8; 32], &str),
+    tokio: &tokio::runtime::Runtime,
+) -> Result<summary::Summary, Failure> {
+    let bytes = read_statement(location, tokio).map_err(|failure| {
+        refused(Refusal::new(format!(
+            "the statement names {published_as}, and no verification summary of a promotion \
+             vouches for this object ({:#})",
+            failure.error
+        )))
+    })?;
+    let claimed = Envelope::parse(&bytes)
+        .and_then(|envelope| envelope.payload())
+        .ok()
+        .and_then(|payload| serde_json::from_slice::<summary::Summary>(&payload).ok())
+        .and_then(|summary| summary.object().and_then(|s| s.name.clone()))
+        .unwrap_or_default();
+    let key = match object_key {
+        Some((path, true)) if !claimed.is_empty() && path.ends_with(&format!("/{claimed}")) => {
+            claimed
+        }
+        Some((key, _)) => key.to_string(),
+        None => claimed,
+    };
+    let statement_sha256: [u8; 32] = Sha256::digest(envelope).into();
+    check_summary(&bytes, policy, &key, sha256, &statement_sha256)
+        .map(|(summary, _)| summary)
+        .map_err(refused)
+}
+
+/// A file beside a URL: `suffix` appended to the path (not after a query
+/// string, which a signed URL may carry).
+fn beside_url(url: &str, suffix: &str) -> String {
     match reqwest::Url::parse(url) {
         Ok(mut parsed) => {
-            let path = format!("{}{STATEMENT_SUFFIX}", parsed.path());
+            let path = format!("{}{suffix}", parsed.path());
             parsed.set_path(&path);
             parsed.to_string()
         }
-        Err(_) => format!("{url}{STATEMENT_SUFFIX}"),
+        Err(_) => format!("{url}{suffix}"),
     }
 }
 

@@ -6,10 +6,12 @@ pub mod fetch;
 pub mod guest;
 pub mod image;
 pub mod open;
+pub mod promote;
 pub mod provenance;
 pub mod publish;
 pub mod seal;
 pub mod selftest;
+pub mod staging;
 pub mod verify;
 
 use crate::failure::{Class, ClassExt, Failure};

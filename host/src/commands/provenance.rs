@@ -4,6 +4,7 @@
 
 use super::image::expectation;
 use crate::attest::keys::SigningKey;
+use crate::attest::keywrap::WrappingKey;
 use crate::attest::sidecars::{self, PublishFacts, Sealed, Sidecar};
 use crate::cli::ProvenanceArgs;
 use crate::config::{self, Names};
@@ -16,6 +17,8 @@ use std::time::SystemTime;
 /// What a publish's provenance needs from the start.
 pub struct Provenance {
     signer: Option<SigningKey>,
+    /// The promotion pipeline's public key: the data key is wrapped to it.
+    key_wrap: Option<WrappingKey>,
     binding: Option<Expectation>,
     builder_id: Option<String>,
     started: SystemTime,
@@ -33,11 +36,14 @@ pub struct ProvenanceReceipt {
 }
 
 impl Provenance {
-    /// Reads and checks the signing key (a bad one is a usage error) and the
-    /// image binding's flags and manifests: call it before the input is
-    /// read or a connection opened.
+    /// Reads and checks the signing key and the promotion key (a bad one
+    /// is a usage error) and the image binding's flags and manifests: call
+    /// it before the input is read or a connection opened.
     pub fn prepare(args: &ProvenanceArgs, names: &Names) -> Result<Self, Failure> {
         let signer = SigningKey::from_environment(config::lookup)
+            .map_err(|why| anyhow::anyhow!(why))
+            .class(Class::Usage)?;
+        let key_wrap = WrappingKey::from_environment(config::lookup)
             .map_err(|why| anyhow::anyhow!(why))
             .class(Class::Usage)?;
         let binding = args
@@ -54,6 +60,7 @@ impl Provenance {
             .transpose()?;
         Ok(Self {
             signer,
+            key_wrap,
             binding,
             builder_id: args.builder_id.clone(),
             started: SystemTime::now(),
@@ -78,6 +85,7 @@ impl Provenance {
             finished: SystemTime::now(),
             builder_id: self.builder_id.as_deref(),
             image,
+            key_wrap: self.key_wrap.as_ref(),
         };
         // CI's own variables, not their PLUGIN_* spellings: they describe
         // the run and are set by Woodpecker, never by a step's settings.

@@ -18,6 +18,7 @@
 //! registration whose answer was lost leaves the object, and says so.
 
 use super::provenance::{Provenance, ProvenanceReceipt};
+use super::staging::{claim, not_interrupted, settle, stoppable, undo};
 use super::{AsyncRuntime, async_runtime, human_bytes, mib_per_second, open_artifact, usage};
 use crate::admin::{self, Registration};
 use crate::attest::sidecars::Sealed;
@@ -30,7 +31,6 @@ use crate::sealing::pipeline::{self, PipelineError, SealOptions, SealReport};
 use crate::sealing::runtime::Runtime;
 use crate::secrets::{Key, generate_iv};
 use crate::store::s3::{AlreadyExists, Bucket};
-use crate::store::staged::Staged;
 use crate::store::upload::{self, PartWriter, UploadReport};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -118,24 +118,14 @@ pub fn run(args: &PublishArgs) -> Result<(), Failure> {
     let publish_id = admin::idempotency_key().class(Class::Internal)?;
     let object_key = names.object_key();
 
-    let existing = tokio
-        .block_on(stoppable(async {
-            bucket.preflight().await?;
-            bucket.head(&object_key).await
-        }))
-        .class(Class::Storage)?;
-    let previous = match (existing, args.replace) {
-        (None, _) => None,
-        (Some(_), false) => return Err(exists(&bucket, &object_key)),
-        (Some(info), true) => {
-            let aside = Staged::aside_key(&object_key, &publish_id);
-            tokio
-                .block_on(stoppable(bucket.copy(&object_key, &aside, info.size)))
-                .class(Class::Storage)?;
-            Some(aside)
-        }
-    };
-    let mut staged = Staged::new(&bucket, &object_key, previous);
+    let mut staged = claim(
+        &tokio,
+        &bucket,
+        &object_key,
+        args.replace,
+        &publish_id,
+        ", or publish under a new --version",
+    )?;
 
     let key = Key::generate().class(Class::Internal)?;
     let options = SealOptions::new(args.tuning.level, args.tuning.threads());
@@ -172,8 +162,7 @@ pub fn run(args: &PublishArgs) -> Result<(), Failure> {
             None => anyhow::bail!("the uploaded object is not in the bucket"),
         }
     }));
-    if let Err(err) = checked.and_then(|()| interrupt::received().map_or(Ok(()), |s| Err(s.into())))
-    {
+    if let Err(err) = checked.and_then(|()| not_interrupted()) {
         return Err(undo(&tokio, staged, Failure::new(Class::Storage, err)));
     }
     // The image binding's verdict: the tarball was read whole by now.
@@ -210,8 +199,7 @@ pub fn run(args: &PublishArgs) -> Result<(), Failure> {
             sidecar.bytes.clone().into(),
             sidecar.content_type,
         )));
-        if let Err(err) = put.and_then(|()| interrupt::received().map_or(Ok(()), |s| Err(s.into())))
-        {
+        if let Err(err) = put.and_then(|()| not_interrupted()) {
             // An interrupted PUT may still have landed: remove the key too.
             staged.add_companion(sidecar_key);
             return Err(undo(&tokio, staged, upload_failure(err)));
@@ -240,21 +228,7 @@ pub fn run(args: &PublishArgs) -> Result<(), Failure> {
     ));
     drop(key_hex);
     drop(key);
-    let attempts = match registered {
-        Ok(attempts) => attempts,
-        Err(err) if err.may_have_registered() => {
-            let kept = staged.keep();
-            return Err(Failure::new(
-                Class::Registration,
-                anyhow::anyhow!("{err}; {kept}"),
-            ));
-        }
-        Err(err) => return Err(undo(&tokio, staged, Failure::new(Class::Registration, err))),
-    };
-    let replaced = staged.replaces();
-    if let Err(problem) = tokio.block_on(staged.commit()) {
-        tracing::warn!("{problem}");
-    }
+    let (attempts, replaced) = settle(&tokio, staged, registered)?;
     let finished = Instant::now();
     if let Some(signal) = interrupt::received() {
         eprintln!(
@@ -309,22 +283,6 @@ pub fn run(args: &PublishArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// A request to S3 that a signal cuts short.
-async fn stoppable<T>(request: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
-    interrupt::guard(request).await?
-}
-
-fn exists(bucket: &Bucket, object_key: &str) -> Failure {
-    Failure::new(
-        Class::Exists,
-        anyhow::anyhow!(
-            "s3://{}/{object_key} is already published, and published versions are immutable: \
-             publish under a new --version, or pass --replace to replace it deliberately",
-            bucket.name()
-        ),
-    )
-}
-
 /// The class of an upload's failure: a conditional write that lost is
 /// "exists", anything else "storage" (a signal's code replaces it in `main`).
 fn upload_failure(err: anyhow::Error) -> Failure {
@@ -335,18 +293,6 @@ fn upload_failure(err: anyhow::Error) -> Failure {
         ),
         None => Failure::new(Class::Storage, err),
     }
-}
-
-/// Rolls back what the publish staged, and adds what that did to the
-/// failure's message.
-fn undo(tokio: &AsyncRuntime, staged: Staged<'_>, failure: Failure) -> Failure {
-    let outcome = match tokio.block_on(staged.roll_back()) {
-        Ok(done) | Err(done) => done,
-    };
-    Failure::new(
-        failure.class,
-        anyhow::anyhow!("{:#}; {outcome}", failure.error),
-    )
 }
 
 /// Seals the input straight into the upload: the pipeline on this thread

@@ -171,6 +171,37 @@ impl Bucket {
         }
     }
 
+    /// A small object (a sidecar) whole, or `None` if there is none. One
+    /// larger than `limit` bytes is refused unread: it is not a sidecar.
+    pub async fn get_small(&self, key: &str, limit: u64) -> anyhow::Result<Option<Vec<u8>>> {
+        let action = format!("reading {key}");
+        let response = match self
+            .client
+            .get_object()
+            .bucket(self.name())
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(response) => response,
+            Err(SdkError::ServiceError(service)) if service.raw().http_status() == 404 => {
+                return Ok(None);
+            }
+            Err(err) => return Err(self.explain(err, &action)),
+        };
+        let length = response.content_length().unwrap_or(0);
+        if u64::try_from(length).unwrap_or(u64::MAX) > limit {
+            anyhow::bail!("{action}: it is {length} bytes, more than the {limit} a sidecar may be");
+        }
+        // The body's read has the request's deadline only for its start: a
+        // few KiB more get the control deadline of their own.
+        let body = tokio::time::timeout(control_attempt_timeout(), response.body.collect())
+            .await
+            .map_err(|_| anyhow::anyhow!("{action}: the body did not arrive in time"))?
+            .map_err(|err| anyhow::anyhow!("{action}: {err}"))?;
+        Ok(Some(body.to_vec()))
+    }
+
     pub async fn delete(&self, key: &str) -> anyhow::Result<()> {
         self.client
             .delete_object()
