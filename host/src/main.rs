@@ -4,9 +4,22 @@ use publish_artifact::{commands, interrupt};
 use std::process::ExitCode;
 use std::time::Duration;
 
+/// The command line; in a Woodpecker plugin step (no arguments at all) the
+/// `command` setting, `PLUGIN_COMMAND`, names the subcommand (`promote`):
+/// a plugin's image has one entrypoint, and publishing stays its default.
+fn arguments() -> Vec<std::ffi::OsString> {
+    let mut arguments: Vec<_> = std::env::args_os().collect();
+    if arguments.len() == 1
+        && let Some(command) = std::env::var_os("PLUGIN_COMMAND").filter(|c| !c.is_empty())
+    {
+        arguments.push(command);
+    }
+    arguments
+}
+
 fn main() -> ExitCode {
     publish_artifact::logging::init();
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(arguments());
     if let Err(err) = interrupt::install() {
         tracing::warn!("{err}: a signal will end the process without cleaning up");
     }
