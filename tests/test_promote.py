@@ -13,6 +13,7 @@ import base64
 import json
 import os
 import re
+import subprocess
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -234,7 +235,7 @@ def test_publish_wraps_the_data_key_for_the_promotion_key(cli, tmp_path, garage,
     assert openssl_unwrap(wrapped, keys.promotion.private, label, tmp_path).hex() == \
         row["encryption_key"]
     # Bound to this object: under another object's label the same bytes do not unwrap.
-    with pytest.raises(Exception):
+    with pytest.raises(subprocess.CalledProcessError):
         openssl_unwrap(wrapped, keys.promotion.private, WRAP_LABEL + "0" * 64, tmp_path)
     # The signed statement says which key it was wrapped for, and under which label.
     statement = verified_statement(garage.get(key + ".intoto.json"), keys.attestation)
@@ -253,6 +254,28 @@ def test_publish_without_a_promotion_key_writes_no_key_wrap(cli, tmp_path, garag
     statement = json.loads(base64.b64decode(json.loads(garage.get(key_of("dev") + ".intoto.json"))
                                             ["payload"]))
     assert "key_wrap" not in statement["subject"][0]["annotations"]
+
+
+@pytest.mark.parametrize("spelling", ["PROMOTION_PUBLIC_KEY_FILE", "PLUGIN_PROMOTION_PUBLIC_KEY"])
+def test_the_promotion_key_may_come_from_a_file_or_plugin_settings(cli, tmp_path, garage, admin_api,
+                                                                   envs, keys, spelling):
+    src = tmp_path / "image.tar"
+    src.write_bytes(b"small input")
+    env = {k: v for k, v in envs.publish.items() if k != "PROMOTION_PUBLIC_KEY"}
+    env[spelling] = str(keys.promotion.public) if spelling.endswith("_FILE") else \
+        keys.promotion.public_pem
+    publish(cli, env, src)
+    assert key_of("dev") + ".keywrap" in garage.keys()
+
+
+def test_the_promotion_key_given_twice_is_a_usage_error(cli, tmp_path, garage, admin_api, envs, keys):
+    src = tmp_path / "image.tar"
+    src.write_bytes(b"small input")
+    env = {**envs.publish, "PROMOTION_PUBLIC_KEY_FILE": str(keys.promotion.public)}
+    run = cli(*publish_args(src, version=VERSION), env=env)
+    assert run.returncode == USAGE, run.output
+    assert "PROMOTION_PUBLIC_KEY" in run.stderr
+    assert garage.keys() == [] and admin_api.requests == []
 
 
 @pytest.mark.parametrize("kind", ["rsa-2048", "ec-p256", "private", "not a key"])
