@@ -59,7 +59,7 @@ VSA_TYPE = "https://slsa.dev/verification_summary/v1"
 WRAP_LABEL = "publish-artifact/key-wrap/v1:"
 COPIED_SIDECARS = (".sha256", ".intoto.json", ".sha256.sig", ".keywrap")
 VSA = ".vsa.intoto.json"
-USAGE, REGISTRATION, INTEGRITY, EXISTS, REFUSED = 2, 5, 6, 8, 9
+USAGE, INPUT, REGISTRATION, INTEGRITY, EXISTS, REFUSED = 2, 3, 5, 6, 8, 9
 
 
 def key_of(stage: str, version: str = VERSION) -> str:
@@ -339,7 +339,8 @@ def test_the_receipts_say_what_was_promoted(garage, keys, dev, promoted):
         assert receipt["dry_run"] is False and receipt["replaced"] is False
         assert receipt["statement"] == {"object_key": key_of(source) + ".intoto.json",
                                         "sha256": sha256_hex(garage.get(key_of("dev") + ".intoto.json")),
-                                        "signed_by": keys.attestation.spki_sha256}
+                                        "signed_by": keys.attestation.spki_sha256,
+                                        "published_as": key_of("dev")}
         assert receipt["vsa"] == target + VSA
         copied = {target + suffix for suffix in COPIED_SIDECARS}
         assert copied <= set(receipt["sidecars"]) <= copied | {target + VSA}
@@ -357,16 +358,30 @@ def test_each_stage_has_the_sidecars_and_a_summary_that_checks_out(garage, keys,
         for suffix in COPIED_SIDECARS:
             assert garage.get(target + suffix) == garage.get(dev_key + suffix), suffix
     stage_vsa = garage.get(key_of("stage") + VSA)
-    check_summary(garage.get(key_of("stage") + VSA), "stage", "dev", promoted.rows["stage"], keys,
-                  [{"uri": dev_key + ".intoto.json", "digest": {"sha256": sha256_hex(dev_statement)}}])
-    # main's summary lists the statement (read from stage, the same bytes) and stage's summary.
-    check_summary(garage.get(key_of("main") + VSA), "main", "stage", promoted.rows["main"], keys,
-                  [{"uri": key_of("stage") + ".intoto.json",
+
+    def published(key):  # where an attestation file is, as the summaries name it
+        return f"{garage.cdn_base}/{key}"
+
+    check_summary(stage_vsa, "stage", promoted.rows["stage"], keys,
+                  [{"uri": published(dev_key + ".intoto.json"),
+                    "digest": {"sha256": sha256_hex(dev_statement)}}],
+                  {"from": "dev", "to": "stage", "pins": {"commit": COMMIT}})
+    # main's summary lists the statement (read from stage: the same bytes) and stage's summary.
+    check_summary(garage.get(key_of("main") + VSA), "main", promoted.rows["main"], keys,
+                  [{"uri": published(key_of("stage") + ".intoto.json"),
                     "digest": {"sha256": sha256_hex(dev_statement)}},
-                   {"uri": key_of("stage") + VSA, "digest": {"sha256": sha256_hex(stage_vsa)}}])
+                   {"uri": published(key_of("stage") + VSA),
+                    "digest": {"sha256": sha256_hex(stage_vsa)}}],
+                  {"from": "stage", "to": "main", "pins": {}})
 
 
-def check_summary(raw: bytes, stage: str, source: str, row: dict, keys, inputs: list) -> None:
+POLICY_URI = "https://example.invalid/publish-artifact/policies/promotion/v1"
+# The policy's fields in the order their digest is taken over (docs/promotion.md).
+POLICY_FIELDS = ("from", "to", "stages", "require_summary_for", "attestation_public_key_sha256",
+                 "pins")
+
+
+def check_summary(raw: bytes, stage: str, row: dict, keys, inputs: list, policy: dict) -> None:
     """A SLSA Verification Summary v1 in a DSSE envelope, field by field
     (docs/promotion.md), its signature checked here."""
     summary = verified_statement(raw, keys.attestation)
@@ -380,12 +395,19 @@ def check_summary(raw: bytes, stage: str, source: str, row: dict, keys, inputs: 
     assert verified_at.utcoffset() == timedelta(0)
     assert abs(datetime.now(timezone.utc) - verified_at) < timedelta(minutes=10)
     assert predicate["resourceUri"] == row["cdn_url"]
-    assert predicate["policy"]["uri"]
-    assert re.fullmatch("[0-9a-f]{64}", predicate["policy"]["digest"]["sha256"])
-    assert predicate["inputAttestations"] == inputs, source
+    assert predicate["inputAttestations"] == inputs
     assert predicate["verificationResult"] == "PASSED"
     assert predicate["verifiedLevels"] == ["SLSA_BUILD_LEVEL_1"]
     assert predicate["slsaVersion"] == "1.0"
+    # The policy applied: named, spelled out, and its digest recomputed from what it says.
+    applied = predicate["policy"]
+    assert applied["uri"] == POLICY_URI
+    assert applied["annotations"] == {**policy, "stages": ["dev", "stage", "main"],
+                                      "require_summary_for": ["main"],
+                                      "attestation_public_key_sha256": keys.attestation.spki_sha256}
+    ordered = {field: applied["annotations"][field] for field in POLICY_FIELDS}
+    assert applied["digest"] == {
+        "sha256": sha256_hex(json.dumps(ordered, separators=(",", ":")).encode())}
 
 
 def test_promote_prints_no_secret(garage, keys, dev, promoted):
@@ -402,7 +424,8 @@ def test_attest_verify_accepts_a_promoted_object(cli, garage, keys, dev, promote
         assert run.returncode == 0, run.output
         summary = json.loads(run.stdout)
         assert summary["promoted"]["vsa"].endswith(key_of(stage) + VSA)
-        assert summary["promoted"]["from"] == key_of("dev")
+        assert summary["promoted"]["published_as"] == key_of("dev")
+        assert summary["promoted"]["verifier"] == VERIFIER
         assert summary["promoted"]["time_verified"]
     # And through the cdn_url, as a loader-side operator would.
     run = cli("attest", "verify", "--url", promoted.rows["main"]["cdn_url"],
@@ -460,9 +483,9 @@ def test_dry_run_checks_and_writes_nothing(cli, garage, admin_api, envs, dev):
 
 # --- refusals: nothing is copied or registered before every check passed ----
 
-def test_nothing_published_is_refused(cli, garage, admin_api, envs):
+def test_nothing_published_is_an_input_error(cli, garage, admin_api, envs):
     run = promote(cli, envs.promote, "--to", "stage")
-    assert_refused(run, REFUSED, ["no object", key_of("dev")], garage, admin_api, rows=0)
+    assert_refused(run, INPUT, ["nothing to promote", "does not exist"], garage, admin_api, rows=0)
 
 
 def test_no_statement_is_refused(cli, garage, admin_api, envs, dev):
@@ -510,6 +533,13 @@ def test_a_tampered_dev_object_is_caught_after_the_copy(cli, garage, admin_api, 
     assert_refused(run, INTEGRITY, ["sha-256", "sha256", "digest"], garage, admin_api)
 
 
+def test_a_dev_object_of_another_size_is_refused_before_the_copy(cli, garage, admin_api, envs, dev):
+    obj = garage.get(key_of("dev"))
+    garage.boto3().put_object(Bucket=garage.bucket, Key=key_of("dev"), Body=obj[:-16])
+    run = promote(cli, envs.promote, "--to", "stage")
+    assert_refused(run, INTEGRITY, ["size", "bytes"], garage, admin_api)
+
+
 def test_a_wrong_promotion_private_key_is_refused(cli, garage, admin_api, envs, keys, dev):
     env = {**envs.promote, "PROMOTION_PRIVATE_KEY": keys.other_promotion.private_pem}
     run = promote(cli, env, "--to", "stage")
@@ -536,7 +566,7 @@ def test_a_wrapped_key_that_is_not_the_committed_one_is_refused(cli, garage, adm
         mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=label))
     garage.boto3().put_object(Bucket=garage.bucket, Key=key_of("dev") + ".keywrap", Body=wrong)
     run = promote(cli, envs.promote, "--to", "stage")
-    assert_refused(run, REFUSED, ["commitment"], garage, admin_api)
+    assert_refused(run, REFUSED, ["commitment", "commits to"], garage, admin_api)
 
 
 def test_a_missing_key_wrap_is_refused(cli, garage, admin_api, envs, dev):
