@@ -587,6 +587,19 @@ def test_main_only_takes_what_stage_validated(cli, garage, admin_api, envs, dev)
                    target="main")
 
 
+def test_which_targets_need_a_summary_is_configurable(cli, garage, admin_api, envs, keys, dev):
+    # stage itself may demand a summary: a published dev copy has none.
+    run = promote(cli, envs.promote, "--to", "stage", "--require-vsa-for", "stage")
+    assert_refused(run, REFUSED, ["validated", "verification summary"], garage, admin_api)
+    # And main may be let off: dev straight to main, its summary resting on the statement alone.
+    run = promote(cli, envs.promote, "--from", "dev", "--to", "main", "--require-vsa-for", "stage")
+    assert run.returncode == 0, run.output
+    assert garage.get(key_of("main")) == garage.get(key_of("dev"))
+    summary = verified_statement(garage.get(key_of("main") + VSA), keys.attestation)
+    assert len(summary["predicate"]["inputAttestations"]) == 1
+    assert summary["predicate"]["policy"]["annotations"]["require_summary_for"] == ["stage"]
+
+
 def test_a_commit_pin_that_does_not_match_is_refused(cli, garage, admin_api, envs, dev):
     run = promote(cli, envs.promote, "--to", "stage", "--commit", "f" * 40)
     assert_refused(run, REFUSED, ["commit", "pinned"], garage, admin_api)
