@@ -12,7 +12,6 @@ stage without a single key and the admin API without a new row.
 import base64
 import json
 import os
-import re
 import subprocess
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
