@@ -6,7 +6,6 @@ a registry that reports another digest than its manifest's must stop the
 step."""
 
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -17,6 +16,7 @@ import yaml
 
 from conftest import ROOT
 from oci_image import make_image
+from woodpecker import substitute
 
 PIPELINE = ROOT / ".woodpecker" / "build-arm.yml"
 CI = {"CI_PIPELINE_NUMBER": "7", "CI_COMMIT_SHA": "0123456789abcdef0123456789abcdef01234567",
@@ -25,18 +25,6 @@ CI = {"CI_PIPELINE_NUMBER": "7", "CI_COMMIT_SHA": "0123456789abcdef0123456789abc
 
 def steps() -> dict:
     return {step["name"]: step for step in yaml.safe_load(PIPELINE.read_text())["steps"]}
-
-
-def substitute(command: str) -> str:
-    """Woodpecker's parse-time substitution of ${VAR} and ${VAR:offset:length};
-    $VAR is left to the shell."""
-    def value(match):
-        text = CI[match.group(1)]
-        if match.group(2):
-            start, length = int(match.group(2)), int(match.group(3))
-            text = text[start:start + length]
-        return text
-    return re.sub(r"\$\{(\w+)(?::(\d+):(\d+))?\}", value, command)
 
 
 FAKE_SKOPEO = textwrap.dedent("""\
@@ -78,7 +66,7 @@ def registry(tmp_path):
 
 
 def run_step(name: str, env: dict, cwd) -> subprocess.CompletedProcess:
-    script = "\n".join(substitute(command) for command in steps()[name]["commands"])
+    script = "\n".join(substitute(command, CI) for command in steps()[name]["commands"])
     return subprocess.run(["sh", "-ec", script], env=env, cwd=cwd, capture_output=True, text=True)
 
 

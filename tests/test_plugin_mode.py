@@ -44,3 +44,19 @@ def test_flags_win_over_plugin_settings(cli, tmp_path, garage, admin_api, publis
     run = cli(*publish_args(src, name="from-flags", version="9"), env=env)
     assert run.returncode == 0, run.stderr
     assert garage.keys() == published("dev/from-flags-arm64-9.enc")
+
+
+def test_the_command_setting_picks_the_subcommand_only_without_arguments(cli, tmp_path, garage,
+                                                                         admin_api, publish_env):
+    # A plugin runs the image's entrypoint with no arguments: `command: <name>` picks the
+    # subcommand then (promote.yml uses `command: promote`; test_promote runs that step).
+    unknown = cli(env={**publish_env, "PLUGIN_COMMAND": "no-such-command"})
+    assert unknown.returncode == 2, unknown.output
+    assert "no-such-command" in unknown.stderr
+    assert garage.keys() == [] and admin_api.requests == []
+    # Arguments win: a command line is never redirected by a stray setting.
+    src = tmp_path / "image.tar"
+    src.write_bytes(b"image")
+    run = cli(*publish_args(src), env={**publish_env, "PLUGIN_COMMAND": "promote"})
+    assert run.returncode == 0, run.output
+    assert garage.keys() == published(KEY)

@@ -47,7 +47,7 @@ def test_pipeline_is_valid(pipeline):
 
 
 def test_there_are_pipelines():
-    assert {p.name for p in PIPELINES} >= {"build-arm.yml", "ci.yml"}
+    assert {p.name for p in PIPELINES} >= {"build-arm.yml", "ci.yml", "promote.yml"}
 
 
 # Each pipeline below breaks one rule of Woodpecker 3.x, on top of a step that
@@ -209,3 +209,64 @@ def test_the_readme_plugin_step_is_valid(tmp_path):
     run = validate(pipeline)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "settings" in block and "from_secret" in block
+
+
+# promote.yml: what docs/promotion.md and the promote spec rely on.
+def pipeline(name: str) -> dict:
+    return yaml.safe_load((ROOT / ".woodpecker" / name).read_text())
+
+
+# `promote`'s flags as plugin settings (PLUGIN_<NAME>), and the variables it reads.
+PROMOTE_FLAGS = {"resource_name", "architecture", "version", "from", "to", "stages",
+                 "require_vsa_for", "commit", "builder_id", "repository", "replace", "dry_run",
+                 "json"}
+PROMOTE_VARIABLES = {"s3_endpoint", "s3_access_key", "s3_secret_key", "s3_bucket", "s3_region",
+                     "admin_api_url", "admin_api_token", "admin_api_publish_path",
+                     "cdn_public_base_url", "attestation_public_key", "attestation_signing_key",
+                     "promotion_private_key"}
+PROMOTE_SECRETS = {"s3_access_key", "s3_secret_key", "admin_api_token", "attestation_signing_key",
+                   "promotion_private_key"}
+
+
+def deploy_filter_runs(expression: str, target: str) -> bool:
+    """The `evaluate` expression, for one deploy target. Woodpecker evaluates
+    it with expr-lang; this expression (a variable `in` a list of string
+    literals) means the same in Python, which is evaluated here with nothing
+    else in scope."""
+    return eval(expression, {"__builtins__": {}}, {"CI_PIPELINE_DEPLOY_TARGET": target})
+
+
+def test_promote_runs_only_on_deployments_to_stage_and_main():
+    promote = pipeline("promote.yml")
+    [rule] = promote["when"]
+    assert set(rule) == {"event", "evaluate"}
+    assert rule["event"] in ("deployment", ["deployment"])
+    assert [t for t in ("dev", "stage", "main", "production", "") if
+            deploy_filter_runs(rule["evaluate"], t)] == ["stage", "main"]
+    assert promote["skip_clone"] is True
+    assert promote["concurrency"] in (1, {"limit": 1})
+    # And the build never runs on a deployment: it stays on push.
+    assert [r["event"] for r in pipeline("build-arm.yml")["when"]] == ["push"]
+
+
+def test_promote_is_a_plugin_step_with_the_parents_version_and_secret_keys():
+    [step] = pipeline("promote.yml")["steps"]
+    assert "commands" not in step and "environment" not in step
+    settings = step["settings"]
+    assert settings["command"] == "promote"
+    # build-arm.yml's version, for the pipeline the deployment was started for.
+    [build_version] = pipeline("build-arm.yml")["steps"][0]["settings"]["tags"]
+    assert settings["version"] == build_version.replace("CI_PIPELINE_NUMBER", "CI_PIPELINE_PARENT")
+    assert settings["to"] == "${CI_PIPELINE_DEPLOY_TARGET}"
+    assert settings["commit"] == "${CI_COMMIT_SHA}"
+    secret = {name for name, value in settings.items() if isinstance(value, dict)}
+    for name in secret:
+        assert settings[name] == {"from_secret": name}, name
+    assert set(settings) - secret - {"command"} <= PROMOTE_FLAGS
+    assert secret <= PROMOTE_VARIABLES
+    assert PROMOTE_SECRETS <= secret, "a key or credential written into the pipeline"
+
+
+def test_the_build_wraps_keys_for_promotion():
+    publish = {step["name"]: step for step in pipeline("build-arm.yml")["steps"]}["publish"]
+    assert publish["environment"]["PROMOTION_PUBLIC_KEY"] == {"from_secret": "promotion_public_key"}
