@@ -91,10 +91,39 @@ pub fn input_attestation(uri: &str, bytes: &[u8]) -> ResourceDescriptor {
     }
 }
 
+/// The policy's parameters as the summary's `policy.annotations` hold them.
+fn policy_parameters(policy: &PromotionPolicy) -> Map<String, Value> {
+    match serde_json::to_value(policy).expect("plain data serializes") {
+        Value::Object(map) => map,
+        _ => unreachable!("a struct serializes to an object"),
+    }
+}
+
+/// Hex SHA-256 of the parameters as compact JSON with every object's keys
+/// sorted (what `jq -cS .predicate.policy.annotations` prints): anyone can
+/// recompute it from the summary alone.
+pub fn policy_digest(parameters: &Map<String, Value>) -> String {
+    fn sorted(value: &Value) -> Value {
+        match value {
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(key, value)| (key.clone(), sorted(value)))
+                    .collect::<BTreeMap<_, _>>()
+                    .into_iter()
+                    .collect(),
+            ),
+            Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
+            other => other.clone(),
+        }
+    }
+    let canonical = serde_json::to_vec(&sorted(&Value::Object(parameters.clone())))
+        .expect("plain data serializes");
+    hex::encode(Sha256::digest(canonical))
+}
+
 /// The signed envelope of the summary for `promotion`, as the file's bytes.
 pub fn signed_summary(promotion: &Promotion<'_>, signer: &SigningKey) -> Vec<u8> {
-    let policy = serde_json::to_value(promotion.policy).expect("plain data serializes");
-    let policy_bytes = serde_json::to_vec(promotion.policy).expect("plain data serializes");
+    let parameters = policy_parameters(promotion.policy);
     let summary = Summary {
         statement_type: STATEMENT_TYPE.into(),
         subject: vec![ResourceDescriptor {
@@ -115,11 +144,8 @@ pub fn signed_summary(promotion: &Promotion<'_>, signer: &SigningKey) -> Vec<u8>
             resource_uri: promotion.resource_uri.to_string(),
             policy: ResourceDescriptor {
                 uri: Some(POLICY_URI.into()),
-                digest: sha256_digest(hex::encode(Sha256::digest(&policy_bytes))),
-                annotations: match policy {
-                    Value::Object(map) => map,
-                    _ => Map::new(),
-                },
+                digest: sha256_digest(policy_digest(&parameters)),
+                annotations: parameters,
                 ..Default::default()
             },
             input_attestations: promotion.inputs.clone(),
@@ -246,8 +272,10 @@ mod tests {
         let value = serde_json::to_value(&summary).unwrap();
         assert_eq!(value["predicate"]["verificationResult"], "PASSED");
         assert_eq!(value["predicate"]["policy"]["annotations"]["from"], "dev");
-        // The policy digest is SHA-256 of the annotations as serialized.
-        let digest = hex::encode(Sha256::digest(serde_json::to_vec(&policy).unwrap()));
+        // The policy digest is SHA-256 of the annotations, keys sorted, compact.
+        let sorted = r#"{"attestation_public_key_sha256":"KEYID","from":"dev","pins":{"commit":"c0ffee"},"require_summary_for":["main"],"stages":["dev","stage","main"],"to":"stage"}"#
+            .replace("KEYID", signer.keyid());
+        let digest = hex::encode(Sha256::digest(sorted.as_bytes()));
         assert_eq!(value["predicate"]["policy"]["digest"]["sha256"], digest);
 
         let refuse = |key: &str, sha: [u8; 32], input: [u8; 32], public: &str| {
