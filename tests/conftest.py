@@ -1,9 +1,11 @@
 """Shared fixtures: the release binary, a clean environment to run it in, and
 independent oracles (openssl, gunzip, sha256sum) to check what it made."""
 
+import contextlib
 import hashlib
 import os
 import random
+import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +65,44 @@ class Cli:
             stdin=subprocess.DEVNULL,
         )
         return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+# --- no test may hang the suite ---------------------------------------------
+
+# The longest a test's setup or body may run. A hang then fails that test with
+# the stack where it hung, and the suite goes on; CI's own limit would end the
+# whole run with nothing to show.
+TEST_DEADLINE = int(os.environ.get("PUBLISH_ARTIFACT_TEST_DEADLINE", 900))
+
+
+class Hung(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def deadline(what: str):
+    def hung(signum, frame):
+        raise Hung(f"{what} ran longer than {TEST_DEADLINE} s")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(TEST_DEADLINE)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item):
+    with deadline(f"setting up {item.nodeid}"):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    with deadline(item.nodeid):
+        return (yield)
 
 
 # Beyond this many bytes (or characters), a failed `==` is explained by the

@@ -60,13 +60,13 @@ def wheel() -> Path:
 
 
 def make_venv(where: Path) -> Path:
-    subprocess.run([sys.executable, "-m", "venv", str(where)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", str(where)], check=True, timeout=300)
     return where / "bin" / "python"
 
 
 def pip_install(python: Path, wheel: Path, *options: str) -> None:
     subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--no-index", "--no-deps",
-                    "--disable-pip-version-check", *options, str(wheel)], check=True)
+                    "--disable-pip-version-check", *options, str(wheel)], check=True, timeout=300)
 
 
 @pytest.fixture(scope="session")
