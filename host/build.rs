@@ -2,6 +2,9 @@
 //! `cargo build` yields one self-contained binary, and tells the host the
 //! guest's SHA-256 and the WIT package it implements.
 
+#[path = "build/guest_env.rs"]
+mod guest_env;
+
 use sha2::{Digest, Sha256};
 use std::env;
 use std::path::{Path, PathBuf};
@@ -104,17 +107,12 @@ fn build_guest(root: &Path, target_dir: &Path) -> PathBuf {
         .arg(target_dir)
         .args(["--config", &rustflags]);
     // What the outer build set for the host's own compilation must not leak
-    // into the guest's (clippy's wrapper, host flags, profile overrides);
-    // flags in the environment would also replace the config's.
+    // into the guest's (clippy's wrapper, host flags, profile overrides,
+    // cargo-zigbuild's unstable settings): see guest_env.rs. Flags in the
+    // environment would also replace the config's.
     for (name, _) in env::vars_os() {
         let name = name.to_string_lossy();
-        if name == "RUSTFLAGS"
-            || name == "CARGO_ENCODED_RUSTFLAGS"
-            || name == "RUSTC_WORKSPACE_WRAPPER"
-            || name.starts_with("CARGO_PROFILE_")
-            || name.starts_with("CARGO_BUILD_")
-            || name == "CARGO_TARGET_DIR"
-        {
+        if guest_env::is_outer_build_setting(&name) {
             command.env_remove(name.as_ref());
         }
     }

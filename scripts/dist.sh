@@ -6,7 +6,10 @@
 # Zig links against glibc 2.17's symbol versions (maturin --zig, zig from
 # PyPI's ziglang). The build fails when a binary needs a newer glibc symbol,
 # when its embedded guest differs from the release build's, or when the
-# binary's selftest fails (aarch64 under qemu-aarch64-static).
+# binary's selftest fails (aarch64 under qemu-aarch64-static). The guest
+# check guards host/build/guest_env.rs: maturin --zig runs cargo with
+# cargo-zigbuild's unstable settings, which changed the guest's symbol hashes
+# and code layout until the build script kept them from the guest's cargo.
 #
 # aws-lc-sys (rustls' crypto) 0.47 compiles its C with zig cc for both
 # targets as it is. Older releases passed `-Wp,-U_FORTIFY_SOURCE` for
