@@ -51,7 +51,8 @@ dist: build
 demo: build
     python3 scripts/demo.py
 
-# seal and open vs a Python and a shell baseline on a generated corpus (BENCH_SIZE_MIB, default 1024); writes bench/RESULTS.md.
+# seal and open vs a Python and a shell baseline, and whole publishes to a local Garage, on a generated corpus
+# (BENCH_SIZE_MIB, default 1024; BENCH_LARGE_MIB, default 4096); writes bench/RESULTS.md.
 bench: build
     cargo build --release --locked --example stage_bench
     python3 bench/run.py
