@@ -36,8 +36,9 @@ use tokio::task::JoinSet;
 pub const PART_SIZE: usize = 6 << 20;
 /// S3 allows at most 10,000 parts; we stay below with a margin.
 const MAX_PARTS: u64 = 9_000;
-/// Parts uploading at once. With one part queued and one being filled,
-/// this bounds upload memory at four parts.
+/// Parts uploading at once. With the one the uploader holds while it waits
+/// for a free slot, one queued and one being filled, upload memory is
+/// bounded at five parts (30 MiB at the smallest part size).
 pub const UPLOADS_IN_FLIGHT: usize = 2;
 /// Sends of one body that the server rejected for its digest: a byte
 /// damaged on the wire is worth another try, a sender that damages every
