@@ -188,15 +188,8 @@ pub struct PromoteArgs {
         default_value = "main"
     )]
     pub require_vsa_for: Vec<String>,
-    /// Require this builder id in the provenance (runDetails.builder.id).
-    #[arg(long, value_name = "URI", env = "PLUGIN_BUILDER_ID")]
-    pub builder_id: Option<String>,
-    /// Require this repository in the provenance (externalParameters.repository).
-    #[arg(long, value_name = "URL", env = "PLUGIN_REPOSITORY")]
-    pub repository: Option<String>,
-    /// Require this git commit in the provenance, e.g. `$CI_COMMIT_SHA` of the deployment.
-    #[arg(long, value_name = "SHA", env = "PLUGIN_COMMIT")]
-    pub commit: Option<String>,
+    #[command(flatten)]
+    pub pins: PinArgs,
     /// Promote even if the version is already at --to, replacing it (restored on failure).
     #[arg(long, env = "PLUGIN_REPLACE", value_parser = clap::builder::FalseyValueParser::new())]
     pub replace: bool,
@@ -350,18 +343,27 @@ pub struct AttestVerifyArgs {
     /// Accept a statement without signatures (and, without --public-key, skip the signature check).
     #[arg(long)]
     pub allow_unsigned: bool,
-    /// Require this builder id (runDetails.builder.id).
-    #[arg(long, value_name = "URI")]
-    pub builder_id: Option<String>,
-    /// Require this repository (externalParameters.repository).
-    #[arg(long, value_name = "URL")]
-    pub repository: Option<String>,
-    /// Require this git commit (the resolved dependency's gitCommit).
-    #[arg(long, value_name = "SHA")]
-    pub commit: Option<String>,
+    #[command(flatten)]
+    pub pins: PinArgs,
     /// Require this stage (externalParameters.dev_stage).
     #[arg(long, value_name = "STAGE")]
     pub stage: Option<String>,
+}
+
+/// Values the provenance must hold exactly, for `attest verify` and `promote`
+/// (each also from its `PLUGIN_*` variable in a plugin step).
+#[derive(Debug, Args)]
+pub struct PinArgs {
+    /// Require this builder id in the provenance (runDetails.builder.id).
+    #[arg(long, value_name = "URI", env = "PLUGIN_BUILDER_ID")]
+    pub builder_id: Option<String>,
+    /// Require this repository in the provenance (externalParameters.repository).
+    #[arg(long, value_name = "URL", env = "PLUGIN_REPOSITORY")]
+    pub repository: Option<String>,
+    /// Require this git commit in the provenance (the resolved dependency's gitCommit), e.g.
+    /// `$CI_COMMIT_SHA`.
+    #[arg(long, value_name = "SHA", env = "PLUGIN_COMMIT")]
+    pub commit: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -17,6 +17,18 @@ pub struct Pins {
     pub stage: Option<String>,
 }
 
+impl Pins {
+    /// The flags' pins, and the stage when one is pinned.
+    pub fn new(flags: &crate::cli::PinArgs, stage: Option<String>) -> Self {
+        Self {
+            builder_id: flags.builder_id.clone(),
+            repository: flags.repository.clone(),
+            commit: flags.commit.clone(),
+            stage,
+        }
+    }
+}
+
 pub struct Policy {
     /// Without a key, signatures are not checked (only with `allow_unsigned`).
     pub public_key: Option<VerifyingKey>,

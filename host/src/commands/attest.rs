@@ -93,12 +93,7 @@ fn run_verify(args: &AttestVerifyArgs) -> Result<(), Failure> {
     let policy = Policy {
         public_key,
         allow_unsigned: args.allow_unsigned,
-        pins: Pins {
-            builder_id: args.builder_id.clone(),
-            repository: args.repository.clone(),
-            commit: args.commit.clone(),
-            stage: args.stage.clone(),
-        },
+        pins: Pins::new(&args.pins, args.stage.clone()),
     };
     let tokio = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -187,12 +187,7 @@ impl Keys {
             policy: Policy {
                 public_key: Some(public_key),
                 allow_unsigned: false,
-                pins: Pins {
-                    builder_id: args.builder_id.clone(),
-                    repository: args.repository.clone(),
-                    commit: args.commit.clone(),
-                    stage: None,
-                },
+                pins: Pins::new(&args.pins, None),
             },
             unwrapping,
             signer,
