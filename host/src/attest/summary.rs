@@ -159,6 +159,40 @@ pub fn signed_summary(promotion: &Promotion<'_>, signer: &SigningKey) -> Vec<u8>
         .expect("plain data serializes")
 }
 
+/// The object key a summary must name.
+#[derive(Clone, Copy)]
+pub enum Expected<'a> {
+    /// Exactly this key.
+    Key(&'a str),
+    /// The path of the URL the object was read from: it must end with the
+    /// key (a path-style S3 URL puts the bucket before it, a CDN a prefix).
+    UrlPath(&'a str),
+    /// A local file: any key, the digest decides.
+    Any,
+}
+
+impl Expected<'_> {
+    fn admits(self, name: &str) -> bool {
+        match self {
+            Self::Key(key) => name == key,
+            Self::UrlPath(path) => {
+                !name.is_empty() && (path == name || path.ends_with(&format!("/{name}")))
+            }
+            Self::Any => true,
+        }
+    }
+}
+
+impl std::fmt::Display for Expected<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Key(key) => write!(f, "{key:?}"),
+            Self::UrlPath(path) => write!(f, "the key at the end of the URL path {path:?}"),
+            Self::Any => write!(f, "any object"),
+        }
+    }
+}
+
 /// Checks a summary the way the next promotion and `attest verify` must:
 /// signed under the policy's key, a PASSED verification summary of exactly
 /// `object_key` with `object_sha256`, decided on the attestation whose file
@@ -166,7 +200,7 @@ pub fn signed_summary(promotion: &Promotion<'_>, signer: &SigningKey) -> Vec<u8>
 pub fn check_summary(
     bytes: &[u8],
     policy: &Policy,
-    object_key: &str,
+    object_key: Expected<'_>,
     object_sha256: &[u8; 32],
     input_sha256: &[u8; 32],
 ) -> Result<(Summary, Signed), Refusal> {
@@ -193,16 +227,16 @@ pub fn check_summary(
     }
     let subject = summary.object();
     let name = subject.and_then(|s| s.name.as_deref()).unwrap_or_default();
-    if name != object_key {
+    if !object_key.admits(name) {
         return Err(Refusal::new(format!(
-            "the verification summary is about {name:?}, not {object_key:?}"
+            "the verification summary is about {name:?}, not {object_key}"
         )));
     }
     let digest = hex::encode(object_sha256);
     if subject.and_then(|s| s.digest.get("sha256")) != Some(&digest) {
         return Err(Refusal::new(format!(
-            "the verification summary of {object_key} names another digest than the \
-             attested {digest}"
+            "the verification summary of {name} names another digest than the attested \
+             {digest}"
         )));
     }
     let input = hex::encode(input_sha256);
@@ -212,8 +246,8 @@ pub fn check_summary(
         .any(|attestation| attestation.digest.get("sha256") == Some(&input))
     {
         return Err(Refusal::new(format!(
-            "the verification summary of {object_key} was not decided on this provenance \
-             (no input attestation has its SHA-256 {input})"
+            "the verification summary of {name} was not decided on this provenance (no \
+             input attestation has its SHA-256 {input})"
         )));
     }
     Ok((summary, signed))
@@ -263,7 +297,7 @@ mod tests {
         let (summary, signed) = check_summary(
             &bytes,
             &checking(&public),
-            "stage/a-arm64-1.enc",
+            Expected::Key("stage/a-arm64-1.enc"),
             &[0xab; 32],
             &input_sha256,
         )
@@ -279,7 +313,7 @@ mod tests {
         assert_eq!(value["predicate"]["policy"]["digest"]["sha256"], digest);
 
         let refuse = |key: &str, sha: [u8; 32], input: [u8; 32], public: &str| {
-            check_summary(&bytes, &checking(public), key, &sha, &input)
+            check_summary(&bytes, &checking(public), Expected::Key(key), &sha, &input)
                 .unwrap_err()
                 .to_string()
         };

@@ -5,13 +5,12 @@
 //! as; its verification summary (`.vsa.intoto.json`) then vouches that this
 //! object, under this key, is that one.
 
-use super::{download_source, open_input, print_json};
+use super::{download_source, open_input, print_json, sha256_of};
 use crate::attest::Refusal;
-use crate::attest::dsse::Envelope;
 use crate::attest::keys::VerifyingKey;
 use crate::attest::sidecars::STATEMENT_SUFFIX;
 use crate::attest::statement::Statement;
-use crate::attest::summary::{self, check_summary};
+use crate::attest::summary::{self, Expected, check_summary};
 use crate::attest::verify::{self, Pins, Policy, Signed};
 use crate::cli::{AttestCommand, AttestVerifyArgs};
 use crate::failure::{Class, ClassExt, Failure};
@@ -224,7 +223,7 @@ fn run_verify(args: &AttestVerifyArgs) -> Result<(), Failure> {
 /// Checks the verification summary that makes a promoted object the one
 /// its provenance names: signed under the same policy, about this object
 /// key and digest, decided on this very statement. `object_key` is the key
-/// given, or for a URL its path, which must end with the summary's key.
+/// given, or for a URL (`true`) its path, which must end with the summary's key.
 fn check_promotion(
     location: &Location,
     envelope: &[u8],
@@ -240,21 +239,13 @@ fn check_promotion(
             failure.error
         )))
     })?;
-    let claimed = Envelope::parse(&bytes)
-        .and_then(|envelope| envelope.payload())
-        .ok()
-        .and_then(|payload| serde_json::from_slice::<summary::Summary>(&payload).ok())
-        .and_then(|summary| summary.object().and_then(|s| s.name.clone()))
-        .unwrap_or_default();
-    let key = match object_key {
-        Some((path, true)) if !claimed.is_empty() && path.ends_with(&format!("/{claimed}")) => {
-            claimed
-        }
-        Some((key, _)) => key.to_string(),
-        None => claimed,
+    let expected = match object_key {
+        Some((key, false)) => Expected::Key(key),
+        Some((path, true)) => Expected::UrlPath(path),
+        None => Expected::Any,
     };
     let statement_sha256: [u8; 32] = Sha256::digest(envelope).into();
-    check_summary(&bytes, policy, &key, sha256, &statement_sha256)
+    check_summary(&bytes, policy, expected, sha256, &statement_sha256)
         .map(|(summary, _)| summary)
         .map_err(refused)
 }
@@ -335,18 +326,14 @@ fn hash_object(
     location: &Location,
     tokio: &tokio::runtime::Runtime,
 ) -> Result<([u8; 32], u64), Failure> {
-    let mut hasher = Sha256::new();
-    let copied = match location {
-        Location::File(path) => std::io::copy(&mut open_input(path)?, &mut hasher),
-        Location::Remote(source) => {
-            std::io::copy(&mut ResumingReader::new(tokio, source), &mut hasher)
-        }
+    let hashed = match location {
+        Location::File(path) => sha256_of(&mut open_input(path)?),
+        Location::Remote(source) => sha256_of(&mut ResumingReader::new(tokio, source)),
     };
-    let size = copied
+    hashed
         .map_err(|err| anyhow::anyhow!("cannot read the object {}: {err}", describe(location)))
         .class(match location {
             Location::File(_) => Class::Input,
             Location::Remote(_) => Class::Storage,
-        })?;
-    Ok((hasher.finalize().into(), size))
+        })
 }

@@ -206,6 +206,14 @@ pub fn download_source(
     }
 }
 
+/// SHA-256 and length of everything `reader` gives, read streaming.
+pub fn sha256_of(reader: &mut impl std::io::Read) -> std::io::Result<([u8; 32], u64)> {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    let length = std::io::copy(reader, &mut hasher)?;
+    Ok((hasher.finalize().into(), length))
+}
+
 pub fn print_json(value: &impl serde::Serialize) {
     println!(
         "{}",

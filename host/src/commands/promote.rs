@@ -25,7 +25,7 @@
 //! Any failure after step 6 removes what was written (`staging`).
 
 use super::staging::{claim, not_interrupted, settle, stoppable, taken, undo};
-use super::{async_runtime, human_bytes, print_json, usage};
+use super::{async_runtime, human_bytes, print_json, sha256_of, usage};
 use crate::admin::{self, Registration};
 use crate::attest::Refusal;
 use crate::attest::keys::{SigningKey, VerifyingKey};
@@ -35,7 +35,7 @@ use crate::attest::sidecars::{
     sha256_line,
 };
 use crate::attest::summary::{
-    self, LOCAL_VERIFIER, Promotion, PromotionPolicy, check_summary, input_attestation,
+    self, Expected, LOCAL_VERIFIER, Promotion, PromotionPolicy, check_summary, input_attestation,
 };
 use crate::attest::verify::{
     AttestedObject, Pins, Policy, Signed, attested_object, check_envelope,
@@ -506,7 +506,7 @@ fn verify_source(
         check_summary(
             &summary_bytes,
             &keys.policy,
-            source,
+            Expected::Key(source),
             &attested.sha256,
             &statement_sha256,
         )
@@ -599,11 +599,9 @@ fn read_back(
         bucket: bucket.name().to_string(),
         key: key.to_string(),
     };
-    let mut hasher = Sha256::new();
-    let size = std::io::copy(&mut ResumingReader::new(tokio, &source), &mut hasher)
+    let (sha256, size) = sha256_of(&mut ResumingReader::new(tokio, &source))
         .map_err(|err| anyhow::anyhow!("reading the copy {} back: {err}", source.describe()))
         .class(Class::Storage)?;
-    let sha256: [u8; 32] = hasher.finalize().into();
     if sha256 != attested.sha256 || size != attested.size {
         return Err(Failure::new(
             Class::Integrity,
