@@ -22,6 +22,7 @@ import pytest
 from admin_api import SLOW
 from conftest import BLOCK, publish_args, published
 from faults import FaultProxy, Flip, Refuse, Reset, Swallow, Throttle
+from provenance import make_key
 
 KEY = "dev/loader-arm64-2026-04-15.enc"
 # Incompressible input, so that the object has as many 6 MiB parts as the
@@ -334,29 +335,47 @@ def test_garage_ignores_if_none_match(garage):
     s3.delete_object(Bucket=garage.bucket, Key="probe")
 
 
-def test_replace_replaces_and_keeps_nothing_aside(cli, tmp_path, garage, admin_api, publish_env):
-    assert publish(cli, publish_env, random_file(tmp_path, 1000, "a")).returncode == 0
+@pytest.fixture
+def signed_env(publish_env, tmp_path):
+    key = make_key(tmp_path / "keys")
+    return {**publish_env, "ATTESTATION_SIGNING_KEY_FILE": str(key.private)}
+
+
+def sidecars_of(garage, key=KEY) -> dict:
+    return {name: garage.get(name) for name in garage.keys() if name != key}
+
+
+def test_replace_replaces_and_keeps_nothing_aside(cli, tmp_path, garage, admin_api, publish_env,
+                                                  signed_env):
+    assert publish(cli, signed_env, random_file(tmp_path, 1000, "a")).returncode == 0
+    assert KEY + ".sha256.sig" in garage.keys()
+    # Replaced by an unsigned publish: the old signature must not stay beside
+    # bytes it did not sign.
     run = publish(cli, publish_env, random_file(tmp_path, 3 * PART, "b"), "--replace")
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout)["replaced"] is True
     second = admin_api.requests[1].json()
     assert hashlib.sha256(garage.get(KEY)).hexdigest() == second["sha256"]
+    assert garage.get(KEY + ".sha256").split()[0].decode() == second["sha256"]
     assert garage.keys() == published(KEY) and not garage.open_multipart_uploads()
 
 
-def test_replace_restores_the_previous_object_when_registration_fails(cli, tmp_path, garage,
-                                                                      admin_api, publish_env):
-    assert publish(cli, publish_env, random_file(tmp_path, 3 * PART, "a")).returncode == 0
+def test_replace_restores_the_previous_object_when_registration_fails(
+        cli, tmp_path, garage, admin_api, publish_env, signed_env):
+    assert publish(cli, signed_env, random_file(tmp_path, 3 * PART, "a")).returncode == 0
     first = admin_api.requests[0].json()
+    first_sidecars = sidecars_of(garage)
+    assert sorted(first_sidecars) == sorted(published(KEY)[1:] + [KEY + ".sha256.sig"])
     admin_api.reset("401")
     run = publish(cli, {**publish_env, "PLUGIN_REPLACE": "true"},
                   random_file(tmp_path, 1000, "b"))
     assert run.returncode == 5, run.stderr
     assert "put back" in run.stderr
+    # The old row names the old object again, beside its own statement and
+    # signature, byte for byte, and nothing of the failed publish is left.
     assert hashlib.sha256(garage.get(KEY)).hexdigest() == first["sha256"]
-    # The previous object is put back; its previous sidecars were overwritten by
-    # this publish's and go with them (docs/provenance.md, --replace).
-    assert garage.keys() == [KEY] and not garage.open_multipart_uploads()
+    assert sidecars_of(garage) == first_sidecars
+    assert not garage.open_multipart_uploads()
 
 
 # --- registration ---------------------------------------------------------

@@ -29,6 +29,15 @@ pub struct Sidecar {
 pub const SHA256_SUFFIX: &str = ".sha256";
 pub const STATEMENT_SUFFIX: &str = ".intoto.json";
 pub const SIGNATURE_SUFFIX: &str = ".sha256.sig";
+/// Every file that may sit beside a published object, whichever command
+/// wrote it: what a `--replace` keeps aside, puts back or removes.
+pub const SIDECAR_SUFFIXES: [&str; 5] = [
+    SHA256_SUFFIX,
+    STATEMENT_SUFFIX,
+    SIGNATURE_SUFFIX,
+    keywrap::SUFFIX,
+    super::summary::SUFFIX,
+];
 /// The object subject's annotation naming the promotion key, when wrapped.
 pub const KEY_WRAP_ANNOTATION: &str = "key_wrap";
 

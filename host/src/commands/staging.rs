@@ -5,6 +5,7 @@
 
 use super::AsyncRuntime;
 use crate::admin::RegistrationError;
+use crate::attest::sidecars::SIDECAR_SUFFIXES;
 use crate::failure::{Class, ClassExt, Failure};
 use crate::interrupt;
 use crate::store::s3::Bucket;
@@ -23,7 +24,8 @@ pub fn not_interrupted() -> anyhow::Result<()> {
 
 /// Claims `key` for a new object, after checking the bucket is there at
 /// all: a key in use stops us (exit 8), unless `replace`, which first
-/// copies the published object aside so that a failure can put it back.
+/// copies the published object and its sidecars aside so that a failure
+/// can put them back.
 /// `instead` says what to do rather than replace (", or publish under a
 /// new --version").
 pub fn claim<'a>(
@@ -41,15 +43,17 @@ pub fn claim<'a>(
         }))
         .class(Class::Storage)?;
     let previous = match (existing, replace) {
-        (None, _) => None,
+        (None, _) => Vec::new(),
         (Some(_), false) => return Err(taken(bucket, key, instead)),
-        (Some(info), true) => {
-            let aside = Staged::aside_key(key, run_id);
-            tokio
-                .block_on(stoppable(bucket.copy(key, &aside, info.size)))
-                .class(Class::Storage)?;
-            Some(aside)
-        }
+        (Some(info), true) => tokio
+            .block_on(stoppable(Staged::set_aside(
+                bucket,
+                key,
+                info.size,
+                &SIDECAR_SUFFIXES,
+                run_id,
+            )))
+            .class(Class::Storage)?,
     };
     Ok(Staged::new(bucket, key, previous))
 }

@@ -2,26 +2,35 @@
 //! takes. Publishing is all or nothing: until the admin API has the row,
 //! everything the publish put in the bucket (the object, its sidecars) is
 //! staged here, and a failure removes it again. With `--replace`, the object
-//! that was published before is first copied aside (server-side), so that a
-//! failed registration can put it back: the old row then still names the
-//! bytes it was registered with.
+//! that was published before and the sidecars beside it are first copied
+//! aside (server-side), so that a failed registration can put them back: the
+//! old row then still names the bytes it was registered with, and its
+//! statement still describes them.
 
 use super::s3::Bucket;
+
+/// A file published before, copied aside while a replace is undecided.
+pub struct Aside {
+    original: String,
+    copy: String,
+    size: u64,
+}
 
 pub struct Staged<'a> {
     bucket: &'a Bucket,
     key: String,
-    /// Where the previous object waits while it is being replaced.
-    previous: Option<String>,
+    /// What this publish replaces, copied aside: the object first, then
+    /// whichever of its sidecars existed.
+    previous: Vec<Aside>,
     /// Keys uploaded beside the object (sidecars), removed with it.
     companions: Vec<String>,
     uploaded: bool,
 }
 
 impl<'a> Staged<'a> {
-    /// Nothing uploaded yet; `previous` is the key the replaced object was
-    /// copied aside to, if any.
-    pub fn new(bucket: &'a Bucket, key: &str, previous: Option<String>) -> Self {
+    /// Nothing uploaded yet; `previous` is what `set_aside` kept of a
+    /// replaced object, if anything.
+    pub fn new(bucket: &'a Bucket, key: &str, previous: Vec<Aside>) -> Self {
         Self {
             bucket,
             key: key.to_string(),
@@ -31,14 +40,40 @@ impl<'a> Staged<'a> {
         }
     }
 
-    /// Where a replaced object waits: beside it, named by this publish.
-    pub fn aside_key(key: &str, publish_id: &str) -> String {
-        format!("{key}.replaced-{}", &publish_id[..publish_id.len().min(16)])
+    /// Copies the object published at `key` (`size` bytes) and whichever of
+    /// `{key}{suffix}` exist beside it to keys named by this publish. If a
+    /// copy fails, the copies made so far are removed again.
+    pub async fn set_aside(
+        bucket: &Bucket,
+        key: &str,
+        size: u64,
+        sidecar_suffixes: &[&str],
+        publish_id: &str,
+    ) -> anyhow::Result<Vec<Aside>> {
+        let mut previous = Vec::new();
+        let copied = async {
+            previous.push(copy_aside(bucket, key.to_string(), size, publish_id).await?);
+            for suffix in sidecar_suffixes {
+                let original = format!("{key}{suffix}");
+                if let Some(info) = bucket.head(&original).await? {
+                    previous.push(copy_aside(bucket, original, info.size, publish_id).await?);
+                }
+            }
+            anyhow::Ok(())
+        }
+        .await;
+        match copied {
+            Ok(()) => Ok(previous),
+            Err(err) => {
+                discard(bucket, previous).await;
+                Err(err)
+            }
+        }
     }
 
     /// Whether the publish replaces an object published before.
     pub fn replaces(&self) -> bool {
-        self.previous.is_some()
+        !self.previous.is_empty()
     }
 
     /// The object is in the bucket now: undoing means removing it.
@@ -51,24 +86,35 @@ impl<'a> Staged<'a> {
         self.companions.push(key);
     }
 
-    /// The row is registered: the publish stands, and a replaced object's
-    /// copy is no longer needed.
+    /// The row is registered: the publish stands. The copies aside go, and
+    /// so do the replaced object's sidecars that this publish did not write
+    /// again (a `.sha256.sig` or `.keywrap` left there would describe the
+    /// old bytes).
     pub async fn commit(self) -> Result<(), String> {
-        match &self.previous {
-            Some(aside) => self.bucket.delete(aside).await.map_err(|err| {
-                format!(
-                    "the replaced object's copy s3://{}/{aside} could not be removed ({err:#}); \
-                     delete it by hand",
-                    self.bucket.name()
-                )
-            }),
-            None => Ok(()),
+        let mut problems = Vec::new();
+        for aside in &self.previous {
+            let stale = aside.original != self.key && !self.companions.contains(&aside.original);
+            let remove = stale.then_some(&aside.original).into_iter();
+            for key in remove.chain([&aside.copy]) {
+                if let Err(err) = self.bucket.delete(key).await {
+                    problems.push(format!("s3://{}/{key} ({err:#})", self.bucket.name()));
+                }
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "the publish stands, but what it replaced could not all be removed; delete by \
+                 hand: {}",
+                problems.join("; ")
+            ))
         }
     }
 
-    /// Undoes the publish: removes what it uploaded and puts a replaced
-    /// object back. Returns a sentence saying what was done, or what an
-    /// operator must do because it could not be.
+    /// Undoes the publish: removes what it uploaded and puts back what it
+    /// replaced. Returns a sentence saying what was done, or what an operator
+    /// must do because it could not be.
     pub async fn roll_back(self) -> Result<String, String> {
         let bucket = self.bucket;
         let mut problems = Vec::new();
@@ -78,36 +124,8 @@ impl<'a> Staged<'a> {
             }
         }
         let mut done = "nothing is published".to_string();
-        match (&self.previous, self.uploaded) {
-            (Some(aside), true) => {
-                let restored = match bucket.head(aside).await {
-                    Ok(Some(info)) => bucket.copy(aside, &self.key, info.size).await,
-                    Ok(None) => Err(anyhow::anyhow!("the copy is gone")),
-                    Err(err) => Err(err),
-                };
-                match restored {
-                    Ok(()) => {
-                        done = format!("the previous {} was put back", self.key);
-                        if let Err(err) = bucket.delete(aside).await {
-                            problems
-                                .push(format!("remove s3://{}/{aside} ({err:#})", bucket.name()));
-                        }
-                    }
-                    Err(err) => problems.push(format!(
-                        "copy s3://{0}/{aside} back to s3://{0}/{1}: the previous object waits \
-                         there ({err:#})",
-                        bucket.name(),
-                        self.key
-                    )),
-                }
-            }
-            (Some(aside), false) => {
-                done = format!("the previous {} was left as it was", self.key);
-                if let Err(err) = bucket.delete(aside).await {
-                    problems.push(format!("remove s3://{}/{aside} ({err:#})", bucket.name()));
-                }
-            }
-            (None, true) => match bucket.delete(&self.key).await {
+        if self.previous.is_empty() && self.uploaded {
+            match bucket.delete(&self.key).await {
                 Ok(()) => {
                     done = format!(
                         "the uploaded {} was deleted again, so nothing is published",
@@ -119,8 +137,43 @@ impl<'a> Staged<'a> {
                     bucket.name(),
                     self.key
                 )),
-            },
-            (None, false) => {}
+            }
+        }
+        let mut restored = false;
+        for aside in &self.previous {
+            // Only what this publish wrote over needs putting back.
+            let overwritten = if aside.original == self.key {
+                self.uploaded
+            } else {
+                self.companions.contains(&aside.original)
+            };
+            if overwritten {
+                if let Err(err) = bucket.copy(&aside.copy, &aside.original, aside.size).await {
+                    problems.push(format!(
+                        "copy s3://{0}/{1} back to s3://{0}/{2}: the previous file waits there \
+                         ({err:#})",
+                        bucket.name(),
+                        aside.copy,
+                        aside.original
+                    ));
+                    continue;
+                }
+                restored = true;
+            }
+            if let Err(err) = bucket.delete(&aside.copy).await {
+                problems.push(format!(
+                    "remove s3://{}/{} ({err:#})",
+                    bucket.name(),
+                    aside.copy
+                ));
+            }
+        }
+        if !self.previous.is_empty() {
+            done = if restored {
+                format!("the previous {} and its sidecars were put back", self.key)
+            } else {
+                format!("the previous {} was left as it was", self.key)
+            };
         }
         if problems.is_empty() {
             Ok(done)
@@ -146,12 +199,51 @@ impl<'a> Staged<'a> {
                 " and its sidecars"
             },
         );
-        if let Some(aside) = &self.previous {
+        if !self.previous.is_empty() {
+            let copies: Vec<_> = self
+                .previous
+                .iter()
+                .map(|aside| aside.copy.as_str())
+                .collect();
             text.push_str(&format!(
-                "; the object it replaced waits at s3://{}/{aside}",
-                self.bucket.name()
+                "; what it replaced waits in s3://{}/ as {}",
+                self.bucket.name(),
+                copies.join(", ")
             ));
         }
         text
+    }
+}
+
+/// Copies `original` aside under a key named by this publish.
+async fn copy_aside(
+    bucket: &Bucket,
+    original: String,
+    size: u64,
+    publish_id: &str,
+) -> anyhow::Result<Aside> {
+    let copy = format!(
+        "{original}.replaced-{}",
+        &publish_id[..publish_id.len().min(16)]
+    );
+    bucket.copy(&original, &copy, size).await?;
+    Ok(Aside {
+        original,
+        copy,
+        size,
+    })
+}
+
+/// Removes the copies made before a `set_aside` failed; that failure is
+/// what the caller reports, so a copy that cannot be removed is a warning.
+async fn discard(bucket: &Bucket, made: Vec<Aside>) {
+    for aside in made {
+        if let Err(err) = bucket.delete(&aside.copy).await {
+            tracing::warn!(
+                "s3://{}/{} could not be removed ({err:#}); delete it by hand",
+                bucket.name(),
+                aside.copy
+            );
+        }
     }
 }
