@@ -26,6 +26,56 @@ pub struct Sidecar {
     pub content_type: &'static str,
 }
 
+impl Sidecar {
+    /// `.sha256`: the object's line in `sha256sum` format.
+    pub fn checksum(object_key: &str, object_sha256: &[u8; 32]) -> Self {
+        Self::text(
+            SHA256_SUFFIX,
+            sha256_line(object_key, object_sha256).into_bytes(),
+        )
+    }
+
+    /// `.sha256.sig`: cosign's blob signature of the `.sha256` file.
+    pub fn checksum_signature(base64_der: Vec<u8>) -> Self {
+        Self::text(SIGNATURE_SUFFIX, base64_der)
+    }
+
+    /// `.intoto.json`: the DSSE envelope of the provenance.
+    pub fn statement(envelope: Vec<u8>) -> Self {
+        Self::envelope(STATEMENT_SUFFIX, envelope)
+    }
+
+    /// `.vsa.intoto.json`: the DSSE envelope of a promotion's summary.
+    pub fn summary(envelope: Vec<u8>) -> Self {
+        Self::envelope(super::summary::SUFFIX, envelope)
+    }
+
+    /// `.keywrap`: the data key, wrapped for the promotion key.
+    pub fn key_wrap(wrapped: Vec<u8>) -> Self {
+        Self {
+            suffix: keywrap::SUFFIX,
+            bytes: wrapped,
+            content_type: "application/octet-stream",
+        }
+    }
+
+    fn text(suffix: &'static str, bytes: Vec<u8>) -> Self {
+        Self {
+            suffix,
+            bytes,
+            content_type: "text/plain; charset=utf-8",
+        }
+    }
+
+    fn envelope(suffix: &'static str, bytes: Vec<u8>) -> Self {
+        Self {
+            suffix,
+            bytes,
+            content_type: "application/vnd.dsse.envelope.v1+json",
+        }
+    }
+}
+
 pub const SHA256_SUFFIX: &str = ".sha256";
 pub const STATEMENT_SUFFIX: &str = ".intoto.json";
 pub const SIGNATURE_SUFFIX: &str = ".sha256.sig";
@@ -273,38 +323,27 @@ pub fn sidecars(
     ci: &dyn Fn(&str) -> Option<String>,
     signer: Option<&SigningKey>,
 ) -> Vec<Sidecar> {
-    let line = sha256_line(facts.sealed.object_key, &facts.sealed.object_sha256);
+    let checksum = Sidecar::checksum(facts.sealed.object_key, &facts.sealed.object_sha256);
+    // cosign's blob signature of the `.sha256` file: base64 of the DER
+    // signature over its SHA-256, no newline (as `cosign sign-blob` writes).
+    let signature = signer.map(|signer| {
+        Sidecar::checksum_signature(
+            base64::engine::general_purpose::STANDARD
+                .encode(signer.sign(&checksum.bytes))
+                .into_bytes(),
+        )
+    });
     let payload = serde_json::to_vec(&statement(facts, ci)).expect("plain data serializes");
     let envelope = Envelope::new(&payload, signer);
     let mut files = vec![
-        Sidecar {
-            suffix: SHA256_SUFFIX,
-            bytes: line.clone().into_bytes(),
-            content_type: "text/plain; charset=utf-8",
-        },
-        Sidecar {
-            suffix: STATEMENT_SUFFIX,
-            bytes: serde_json::to_vec_pretty(&envelope).expect("plain data serializes"),
-            content_type: "application/vnd.dsse.envelope.v1+json",
-        },
+        checksum,
+        Sidecar::statement(serde_json::to_vec_pretty(&envelope).expect("plain data serializes")),
     ];
-    if let Some(signer) = signer {
-        // cosign's blob signature: base64 of the DER signature over
-        // SHA-256 of the file, no newline (as `cosign sign-blob` writes).
-        files.push(Sidecar {
-            suffix: SIGNATURE_SUFFIX,
-            bytes: base64::engine::general_purpose::STANDARD
-                .encode(signer.sign(line.as_bytes()))
-                .into_bytes(),
-            content_type: "text/plain; charset=utf-8",
-        });
-    }
+    files.extend(signature);
     if let Some(wrapping) = facts.key_wrap {
-        files.push(Sidecar {
-            suffix: keywrap::SUFFIX,
-            bytes: wrapping.wrap(facts.sealed.data_key, &facts.sealed.object_sha256),
-            content_type: "application/octet-stream",
-        });
+        files.push(Sidecar::key_wrap(
+            wrapping.wrap(facts.sealed.data_key, &facts.sealed.object_sha256),
+        ));
     }
     files
 }

@@ -113,19 +113,7 @@ fn run_verify(args: &AttestVerifyArgs) -> Result<(), Failure> {
             beside.push(STATEMENT_SUFFIX);
             Location::File(beside.into())
         }
-        (None, Location::Remote(_)) => Location::Remote(download_source(
-            args.object
-                .url
-                .as_deref()
-                .map(|url| beside_url(url, STATEMENT_SUFFIX))
-                .as_deref(),
-            args.object
-                .object_key
-                .as_ref()
-                .map(|key| format!("{key}{STATEMENT_SUFFIX}"))
-                .as_deref(),
-            &tokio,
-        )?),
+        (None, Location::Remote(_)) => remote_beside(args, STATEMENT_SUFFIX, &tokio)?,
     };
 
     let envelope = read_statement(&statement_location, &tokio)?;
@@ -142,19 +130,9 @@ fn run_verify(args: &AttestVerifyArgs) -> Result<(), Failure> {
         .unwrap_or_default();
     let summary_location = match (&args.vsa, &object_key) {
         (Some(path), _) => Some(Location::File(path.clone())),
-        (None, Some(key)) if *key != published_as => Some(Location::Remote(download_source(
-            args.object
-                .url
-                .as_deref()
-                .map(|url| beside_url(url, summary::SUFFIX))
-                .as_deref(),
-            args.object
-                .object_key
-                .as_ref()
-                .map(|key| format!("{key}{}", summary::SUFFIX))
-                .as_deref(),
-            &tokio,
-        )?)),
+        (None, Some(key)) if *key != published_as => {
+            Some(remote_beside(args, summary::SUFFIX, &tokio)?)
+        }
         (None, _) => None,
     };
     let promoted = match summary_location {
@@ -248,6 +226,26 @@ fn check_promotion(
     check_summary(&bytes, policy, expected, sha256, &statement_sha256)
         .map(|(summary, _)| summary)
         .map_err(refused)
+}
+
+/// The file `suffix` names beside the remote object (`--url` or
+/// `--object-key`).
+fn remote_beside(
+    args: &AttestVerifyArgs,
+    suffix: &str,
+    tokio: &tokio::runtime::Runtime,
+) -> Result<Location, Failure> {
+    let url = args
+        .object
+        .url
+        .as_deref()
+        .map(|url| beside_url(url, suffix));
+    let key = args
+        .object
+        .object_key
+        .as_ref()
+        .map(|key| format!("{key}{suffix}"));
+    download_source(url.as_deref(), key.as_deref(), tokio).map(Location::Remote)
 }
 
 /// A file beside a URL: `suffix` appended to the path (not after a query

@@ -24,14 +24,14 @@
 //!
 //! Any failure after step 6 removes what was written (`staging`).
 
-use super::staging::{claim, not_interrupted, settle, stoppable, taken, undo};
+use super::staging::{claim, not_interrupted, put_sidecars, settle, stoppable, taken, undo};
 use super::{async_runtime, human_bytes, print_json, sha256_of, usage};
 use crate::admin::{self, Registration};
 use crate::attest::Refusal;
 use crate::attest::keys::{SigningKey, VerifyingKey};
 use crate::attest::keywrap::{self, UnwrappingKey};
 use crate::attest::sidecars::{
-    SHA256_SUFFIX, SIGNATURE_SUFFIX, STATEMENT_SUFFIX, ci_builder_id, key_commitment, rfc3339,
+    SIGNATURE_SUFFIX, STATEMENT_SUFFIX, Sidecar, ci_builder_id, key_commitment, rfc3339,
     sha256_line,
 };
 use crate::attest::summary::{
@@ -46,7 +46,6 @@ use crate::failure::{Class, ClassExt, Failure};
 use crate::secrets::Key;
 use crate::store::download::{ResumingReader, Source};
 use crate::store::s3::Bucket;
-use crate::store::upload;
 use base64::Engine;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -157,10 +156,11 @@ impl Plan {
 
     /// The object key this version has at `stage`.
     fn key_at(&self, stage: &str) -> String {
-        format!(
-            "{stage}/{}-{}-{}.enc",
-            self.names.resource_name, self.names.architecture, self.names.version
-        )
+        Names {
+            dev_stage: stage.to_string(),
+            ..self.names.clone()
+        }
+        .object_key()
     }
 }
 
@@ -322,52 +322,24 @@ pub fn run(args: &PromoteArgs) -> Result<(), Failure> {
     );
     // The sidecars are written from the bytes that were checked, not copied
     // from the source: what lands beside the copy is what was verified.
-    let mut files: Vec<(&str, Vec<u8>, &str)> = vec![
-        (
-            SHA256_SUFFIX,
-            sha256_line(&plan.target_key, &attested.sha256).into_bytes(),
-            "text/plain; charset=utf-8",
-        ),
-        (
-            STATEMENT_SUFFIX,
-            verified.statement_bytes.clone(),
-            "application/vnd.dsse.envelope.v1+json",
-        ),
-        (
-            keywrap::SUFFIX,
-            verified.keywrap.clone(),
-            "application/octet-stream",
-        ),
+    let mut sidecars = vec![
+        Sidecar::checksum(&plan.target_key, &attested.sha256),
+        Sidecar::statement(verified.statement_bytes.clone()),
+        Sidecar::key_wrap(verified.keywrap.clone()),
     ];
-    if let Some(signature) = &verified.signature {
-        files.push((
-            SIGNATURE_SUFFIX,
-            signature.clone(),
-            "text/plain; charset=utf-8",
-        ));
-    }
-    files.push((
-        summary::SUFFIX,
-        summary_bytes,
-        "application/vnd.dsse.envelope.v1+json",
-    ));
-    let mut written = Vec::new();
-    for (suffix, bytes, content_type) in files {
-        let key = format!("{}{suffix}", plan.target_key);
-        let put = tokio.block_on(stoppable(upload::put_file(
-            &bucket,
-            &key,
-            !args.replace,
-            bytes.into(),
-            content_type,
-        )));
-        // An interrupted PUT may still have landed: the key goes too.
-        staged.add_companion(key.clone());
-        if let Err(err) = put.and_then(|()| not_interrupted()) {
-            return Err(undo(&tokio, staged, Failure::new(Class::Storage, err)));
-        }
-        written.push(key);
-    }
+    sidecars.extend(verified.signature.clone().map(Sidecar::checksum_signature));
+    sidecars.push(Sidecar::summary(summary_bytes));
+    let written = match put_sidecars(
+        &tokio,
+        &bucket,
+        &mut staged,
+        &plan.target_key,
+        sidecars,
+        args.replace,
+    ) {
+        Ok(written) => written,
+        Err(err) => return Err(undo(&tokio, staged, Failure::new(Class::Storage, err))),
+    };
 
     let http = admin::client().class(Class::Internal)?;
     let key_hex = verified.key.to_hex();

@@ -96,20 +96,12 @@ impl Provenance {
         )
     }
 
-    pub fn receipt(
-        &self,
-        object_key: &str,
-        files: &[Sidecar],
-        image: Option<&BoundImage>,
-    ) -> ProvenanceReceipt {
+    pub fn receipt(&self, sidecars: Vec<String>, image: Option<&BoundImage>) -> ProvenanceReceipt {
         ProvenanceReceipt {
             signed: self.signer.is_some(),
             keyid: self.signer.as_ref().map(|key| key.keyid().to_string()),
             image: image.map(BoundImage::reference),
-            sidecars: files
-                .iter()
-                .map(|file| format!("{object_key}{}", file.suffix))
-                .collect(),
+            sidecars,
         }
     }
 }

@@ -18,7 +18,7 @@
 //! registration whose answer was lost leaves the object, and says so.
 
 use super::provenance::{Provenance, ProvenanceReceipt};
-use super::staging::{claim, not_interrupted, settle, stoppable, undo};
+use super::staging::{claim, not_interrupted, put_sidecars, settle, stoppable, undo};
 use super::{AsyncRuntime, async_runtime, human_bytes, mib_per_second, open_artifact, usage};
 use crate::admin::{self, Registration};
 use crate::attest::sidecars::Sealed;
@@ -190,22 +190,17 @@ pub fn run(args: &PublishArgs) -> Result<(), Failure> {
         },
         image.as_ref(),
     );
-    for sidecar in &sidecars {
-        let sidecar_key = format!("{object_key}{}", sidecar.suffix);
-        let put = tokio.block_on(stoppable(upload::put_file(
-            &bucket,
-            &sidecar_key,
-            !args.replace,
-            sidecar.bytes.clone().into(),
-            sidecar.content_type,
-        )));
-        if let Err(err) = put.and_then(|()| not_interrupted()) {
-            // An interrupted PUT may still have landed: remove the key too.
-            staged.add_companion(sidecar_key);
-            return Err(undo(&tokio, staged, upload_failure(err)));
-        }
-        staged.add_companion(sidecar_key);
-    }
+    let sidecar_keys = match put_sidecars(
+        &tokio,
+        &bucket,
+        &mut staged,
+        &object_key,
+        sidecars,
+        args.replace,
+    ) {
+        Ok(keys) => keys,
+        Err(err) => return Err(undo(&tokio, staged, upload_failure(err))),
+    };
 
     let sha256 = hex::encode(&summary.object_sha256);
     let cdn_url = env.cdn_url(&object_key);
@@ -268,7 +263,7 @@ pub fn run(args: &PublishArgs) -> Result<(), Failure> {
             upload: &upload,
             replaced,
             registration_attempts: attempts,
-            provenance: provenance.receipt(&object_key, &sidecars, image.as_ref()),
+            provenance: provenance.receipt(sidecar_keys, image.as_ref()),
             durations: Durations {
                 seal_and_upload_seconds: (sealed_at - started).as_secs_f64(),
                 registration_seconds: (finished - sealed_at).as_secs_f64(),

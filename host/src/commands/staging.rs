@@ -5,11 +5,12 @@
 
 use super::AsyncRuntime;
 use crate::admin::RegistrationError;
-use crate::attest::sidecars::SIDECAR_SUFFIXES;
+use crate::attest::sidecars::{SIDECAR_SUFFIXES, Sidecar};
 use crate::failure::{Class, ClassExt, Failure};
 use crate::interrupt;
 use crate::store::s3::Bucket;
 use crate::store::staged::Staged;
+use crate::store::upload;
 
 /// A request to S3 that a signal cuts short.
 pub async fn stoppable<T>(request: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
@@ -56,6 +57,35 @@ pub fn claim<'a>(
             .class(Class::Storage)?,
     };
     Ok(Staged::new(bucket, key, previous))
+}
+
+/// Puts `sidecars` beside `object_key`, each staged with the object (an
+/// interrupted PUT may still have landed, so its key is staged whatever
+/// happened). Without `replace`, a sidecar key in use is not overwritten.
+/// Returns the keys written; on an error, the caller undoes `staged`.
+pub fn put_sidecars(
+    tokio: &AsyncRuntime,
+    bucket: &Bucket,
+    staged: &mut Staged<'_>,
+    object_key: &str,
+    sidecars: Vec<Sidecar>,
+    replace: bool,
+) -> anyhow::Result<Vec<String>> {
+    let mut written = Vec::new();
+    for sidecar in sidecars {
+        let key = format!("{object_key}{}", sidecar.suffix);
+        let put = tokio.block_on(stoppable(upload::put_file(
+            bucket,
+            &key,
+            !replace,
+            sidecar.bytes.into(),
+            sidecar.content_type,
+        )));
+        staged.add_companion(key.clone());
+        put.and_then(|()| not_interrupted())?;
+        written.push(key);
+    }
+    Ok(written)
 }
 
 /// The failure (exit 8) of a key already in use.
