@@ -8,6 +8,7 @@
 //! - `admin`: the registration at the admin API;
 //! - `attest/`: provenance (in-toto statement, DSSE, signing, checking);
 //! - `image/`: image tarballs bound to the pushed digest;
+//! - `sbom/`: software bills of materials, one cataloger per ecosystem;
 //! - `commands/`: one module per subcommand, wiring the domains together;
 //! - the rest is shared plumbing: command line, configuration, secrets,
 //!   failure classes, output files, progress and logging.
@@ -23,6 +24,7 @@ pub mod interrupt;
 pub mod logging;
 pub mod output;
 pub mod progress;
+pub mod sbom;
 pub mod sealing;
 pub mod secrets;
 pub mod store;

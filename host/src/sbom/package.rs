@@ -1,0 +1,45 @@
+//! A package as catalogers report it and the SBOM formats write it.
+
+/// The ecosystem a package belongs to; it names the purl type and the
+/// receipt's per-ecosystem counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Ecosystem {
+    Deb,
+    Apk,
+    Rpm,
+    Python,
+    Npm,
+    Go,
+    Cargo,
+}
+
+impl Ecosystem {
+    /// The purl type (`pkg:<type>/...`).
+    pub fn purl_type(self) -> &'static str {
+        match self {
+            Self::Deb => "deb",
+            Self::Apk => "apk",
+            Self::Rpm => "rpm",
+            Self::Python => "pypi",
+            Self::Npm => "npm",
+            Self::Go => "golang",
+            Self::Cargo => "cargo",
+        }
+    }
+}
+
+/// One package found in an image (or a binary in it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Package {
+    pub ecosystem: Ecosystem,
+    pub name: String,
+    pub version: String,
+    /// The package URL, as syft writes it for this ecosystem.
+    pub purl: String,
+    /// Maintainer, vendor, packager or author, as the database states it.
+    pub supplier: Option<String>,
+    /// License expressions or names, as the database states them.
+    pub licenses: Vec<String>,
+    /// Where in the image's filesystem it was found (no leading `/`).
+    pub locations: Vec<String>,
+}
