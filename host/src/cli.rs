@@ -99,7 +99,7 @@ pub struct PublishArgs {
     /// Print a JSON receipt on stdout (never holds the key).
     #[arg(long, env = "PLUGIN_JSON", value_parser = clap::builder::FalseyValueParser::new())]
     pub json: bool,
-    /// Draw a progress bar even when stderr is not a terminal.
+    /// Show progress even when stderr is not a terminal (plain lines every 5 s or 10%).
     #[arg(long)]
     pub progress: bool,
     /// Publish even if this version is already published, replacing its object. The old
@@ -206,9 +206,13 @@ pub struct SealArgs {
     /// The file to seal.
     #[arg(long, value_name = "PATH")]
     pub file: PathBuf,
-    /// Where the sealed object goes (written whole or not at all).
+    /// Where the sealed object goes (written whole or not at all). An existing file is
+    /// refused (its key would no longer open anything), unless --force.
     #[arg(long, value_name = "PATH")]
     pub out: PathBuf,
+    /// Replace an existing --out file.
+    #[arg(long)]
+    pub force: bool,
     /// New file for the fresh key, as 64 hex digits (mode 0600, never overwritten).
     #[arg(long, value_name = "PATH", required_unless_present = "key_file")]
     pub key_out: Option<PathBuf>,
@@ -282,7 +286,7 @@ pub struct FetchArgs {
     /// Where the plaintext goes; it appears only once every check passed.
     #[arg(long, value_name = "PATH")]
     pub out: PathBuf,
-    /// Draw a progress bar even when stderr is not a terminal.
+    /// Show progress even when stderr is not a terminal (plain lines every 5 s or 10%).
     #[arg(long)]
     pub progress: bool,
 }

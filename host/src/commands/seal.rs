@@ -25,6 +25,7 @@ struct Summary<'a> {
 }
 
 pub fn run(args: &SealArgs) -> Result<(), Failure> {
+    refuse_existing_out(args)?;
     let mut input = open_artifact(&args.file)?;
     let (key, iv, reserved) = match (&args.key_file, args.iv, &args.key_out) {
         (Some(path), Some(iv), _) => (Key::read_file(path).class(Class::Input)?, iv, None),
@@ -92,4 +93,20 @@ pub fn run(args: &SealArgs) -> Result<(), Failure> {
         serde_json::to_string_pretty(&json).expect("plain data serializes")
     );
     Ok(())
+}
+
+/// An object already at `--out` pairs with a key somewhere: replacing it
+/// silently would leave that key opening nothing (exit 7 before anything is
+/// read, unless `--force`).
+fn refuse_existing_out(args: &SealArgs) -> Result<(), Failure> {
+    if args.force || std::fs::symlink_metadata(&args.out).is_err() {
+        return Ok(());
+    }
+    Err(Failure::new(
+        Class::Output,
+        anyhow::anyhow!(
+            "{} already exists: pass --force to replace it, or choose another --out",
+            args.out.display()
+        ),
+    ))
 }
