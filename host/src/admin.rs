@@ -15,13 +15,12 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 const TIMEOUT_VAR: &str = "ADMIN_API_TIMEOUT_SECONDS";
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The body of the contract: exactly these eight fields.
+/// The body of the contract: exactly these eight fields, in this order (the
+/// four names first, flattened from `Names`).
 #[derive(Serialize)]
 pub struct Registration<'a> {
-    pub resource_name: &'a str,
-    pub dev_stage: &'a str,
-    pub architecture: &'a str,
-    pub version: &'a str,
+    #[serde(flatten)]
+    pub names: &'a crate::config::Names,
     pub cdn_url: &'a str,
     pub sha256: &'a str,
     /// 64 lowercase hex digits: the raw key. The only place it leaves us.

@@ -150,8 +150,9 @@ fn http_url(name: &str, value: String) -> Result<String, String> {
     }
 }
 
-/// The four names that form the object key and the registration row.
-#[derive(Debug, Clone)]
+/// The four names that form the object key and the registration row, in
+/// the row's order (`admin::Registration` flattens them).
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Names {
     pub resource_name: String,
     pub dev_stage: String,
@@ -162,21 +163,30 @@ pub struct Names {
 impl Names {
     /// Checks every name: 1 to 128 characters of `A-Z a-z 0-9 . _ -`, and no
     /// `..`, so a name can never climb out of or into another key prefix.
-    pub fn new(fields: [(&str, String); 4]) -> Result<Self, String> {
-        let problems: Vec<String> = fields
-            .iter()
-            .filter_map(|(flag, value)| name_problem(value).map(|why| format!("--{flag} {why}")))
-            .collect();
-        if !problems.is_empty() {
-            return Err(problems.join("; "));
+    /// Built by field (`Names { version, .. }.checked()`), so no two names
+    /// can trade places; each problem names its flag.
+    pub fn checked(self) -> Result<Self, String> {
+        let problems: Vec<String> = [
+            ("resource-name", &self.resource_name),
+            ("dev-stage", &self.dev_stage),
+            ("architecture", &self.architecture),
+            ("version", &self.version),
+        ]
+        .into_iter()
+        .filter_map(|(flag, value)| name_problem(value).map(|why| format!("--{flag} {why}")))
+        .collect();
+        match problems.is_empty() {
+            true => Ok(self),
+            false => Err(problems.join("; ")),
         }
-        let [resource_name, dev_stage, architecture, version] = fields.map(|(_, value)| value);
-        Ok(Self {
-            resource_name,
-            dev_stage,
-            architecture,
-            version,
-        })
+    }
+
+    /// The same version's names at another stage (a promotion's target).
+    pub fn at_stage(&self, dev_stage: &str) -> Self {
+        Self {
+            dev_stage: dev_stage.to_string(),
+            ..self.clone()
+        }
     }
 
     /// `{dev_stage}/{resource_name}-{architecture}-{version}.enc`

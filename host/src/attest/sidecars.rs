@@ -357,12 +357,13 @@ mod tests {
     use std::time::Duration;
 
     fn names() -> Names {
-        Names::new([
-            ("resource-name", "loader".into()),
-            ("dev-stage", "dev".into()),
-            ("architecture", "arm64".into()),
-            ("version", "7-0123456789ab".into()),
-        ])
+        Names {
+            resource_name: "loader".into(),
+            dev_stage: "dev".into(),
+            architecture: "arm64".into(),
+            version: "7-0123456789ab".into(),
+        }
+        .checked()
         .unwrap()
     }
 

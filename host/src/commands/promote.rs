@@ -127,17 +127,15 @@ impl Plan {
             }
             None => return Err(usage(format!("--from {from} is not a stage of {order}"))),
         }
-        let names_at = |stage: &str| {
-            Names::new([
-                ("resource-name", args.resource_name.clone()),
-                ("dev-stage", stage.to_string()),
-                ("architecture", args.architecture.clone()),
-                ("version", args.version.clone()),
-            ])
-            .map_err(usage)
-        };
-        let source_key = names_at(&from)?.object_key();
-        let names = names_at(&args.to)?;
+        let names = Names {
+            resource_name: args.resource_name.clone(),
+            dev_stage: args.to.clone(),
+            architecture: args.architecture.clone(),
+            version: args.version.clone(),
+        }
+        .checked()
+        .map_err(usage)?;
+        let source_key = names.at_stage(&from).checked().map_err(usage)?.object_key();
         Ok(Self {
             source_key,
             target_key: names.object_key(),
@@ -156,11 +154,7 @@ impl Plan {
 
     /// The object key this version has at `stage`.
     fn key_at(&self, stage: &str) -> String {
-        Names {
-            dev_stage: stage.to_string(),
-            ..self.names.clone()
-        }
-        .object_key()
+        self.names.at_stage(stage).object_key()
     }
 }
 
@@ -344,10 +338,7 @@ pub fn run(args: &PromoteArgs) -> Result<(), Failure> {
     let http = admin::client().class(Class::Internal)?;
     let key_hex = verified.key.to_hex();
     let registration = Registration {
-        resource_name: &plan.names.resource_name,
-        dev_stage: &plan.names.dev_stage,
-        architecture: &plan.names.architecture,
-        version: &plan.names.version,
+        names: &plan.names,
         cdn_url: &cdn_url,
         sha256: &sha256,
         encryption_key: &key_hex,

@@ -86,18 +86,13 @@ fn checked_flags(args: &PublishArgs) -> Result<(PathBuf, Names), Failure> {
             missing.join(", ")
         )));
     }
-    let names = Names::new([
-        (
-            "resource-name",
-            args.resource_name.clone().unwrap_or_default(),
-        ),
-        ("dev-stage", args.dev_stage.clone().unwrap_or_default()),
-        (
-            "architecture",
-            args.architecture.clone().unwrap_or_default(),
-        ),
-        ("version", version.unwrap_or_default()),
-    ])
+    let names = Names {
+        resource_name: args.resource_name.clone().unwrap_or_default(),
+        dev_stage: args.dev_stage.clone().unwrap_or_default(),
+        architecture: args.architecture.clone().unwrap_or_default(),
+        version: version.unwrap_or_default(),
+    }
+    .checked()
     .map_err(usage)?;
     Ok((args.file.clone().expect("checked above"), names))
 }
@@ -206,10 +201,7 @@ pub fn run(args: &PublishArgs) -> Result<(), Failure> {
     let cdn_url = env.cdn_url(&object_key);
     let key_hex = key.to_hex();
     let registration = Registration {
-        resource_name: &names.resource_name,
-        dev_stage: &names.dev_stage,
-        architecture: &names.architecture,
-        version: &names.version,
+        names: &names,
         cdn_url: &cdn_url,
         sha256: &sha256,
         encryption_key: &key_hex,
