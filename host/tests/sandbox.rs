@@ -3,7 +3,8 @@
 //! the context the guest really runs in. And the real guest imports nothing
 //! that could reach files, the network, clocks or randomness.
 
-use publish_artifact::sealing::runtime::{GUEST_WASM, Runtime, Sandbox, new_store};
+use publish_artifact::sealing::embedded::GUEST_WASM;
+use publish_artifact::sealing::runtime::{Runtime, Sandbox, new_store};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use wasmtime::component::Component;

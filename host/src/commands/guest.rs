@@ -3,7 +3,7 @@
 use crate::cli::GuestCommand;
 use crate::failure::{Class, ClassExt, Failure};
 use crate::output::AtomicOutput;
-use crate::sealing::runtime::{GUEST_SHA256, GUEST_WASM, WIT_PACKAGE};
+use crate::sealing::embedded::{GUEST_SHA256, GUEST_WASM, WIT_PACKAGE};
 
 pub fn run(command: &GuestCommand) -> Result<(), Failure> {
     match command {

@@ -80,7 +80,7 @@ impl Provenance {
     pub fn sidecars(&self, sealed: Sealed<'_>, image: Option<&BoundImage>) -> Vec<Sidecar> {
         let facts = PublishFacts {
             sealed,
-            sealing_component_sha256: crate::sealing::runtime::GUEST_SHA256,
+            sealing_component_sha256: crate::sealing::embedded::GUEST_SHA256,
             started: self.started,
             finished: SystemTime::now(),
             builder_id: self.builder_id.as_deref(),

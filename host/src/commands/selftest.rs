@@ -5,9 +5,10 @@
 //! them with Python's zlib and `cryptography`, independently of our code.
 
 use crate::failure::{Class, ClassExt, Failure};
+use crate::sealing::embedded::{GUEST_SHA256, WIT_PACKAGE};
 use crate::sealing::guest::{DeflateBlock, GuestError};
 use crate::sealing::pipeline::{self, SealOptions};
-use crate::sealing::runtime::{GUEST_SHA256, Runtime, WIT_PACKAGE, bindings};
+use crate::sealing::runtime::{Runtime, bindings};
 use crate::secrets::Key;
 use serde::Deserialize;
 use std::sync::atomic::AtomicU64;

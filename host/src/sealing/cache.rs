@@ -7,7 +7,7 @@
 //! simply miss. Anything wrong with the cache (missing, stale, unreadable,
 //! unwritable, untrusted) means compiling in memory, never an error.
 
-use crate::sealing::runtime::{GUEST_SHA256, GUEST_WASM};
+use crate::sealing::embedded::{GUEST_SHA256, GUEST_WASM};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};

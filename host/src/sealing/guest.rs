@@ -1,9 +1,9 @@
 //! Typed access to one guest instance: its three resources and the pure
 //! block compressor, with WIT errors turned into messages a user can act on.
 
-use crate::sealing::runtime::Sandbox;
 use crate::sealing::runtime::bindings::Sealing;
 use crate::sealing::runtime::bindings::exports::publish_artifact::seal::types as wit;
+use crate::sealing::runtime::{Runtime, Sandbox};
 use crate::secrets::Key;
 use wasmtime::Store;
 use wasmtime::component::ResourceAny;
@@ -70,11 +70,17 @@ pub struct Guest {
     exports: Sealing,
 }
 
-impl Guest {
-    pub(crate) fn new(store: Store<Sandbox>, exports: Sealing) -> Self {
-        Self { store, exports }
+impl Runtime {
+    /// A fresh guest in a fresh sandboxed store. Written here, beside
+    /// `Guest`, so that the runtime never needs the typed calls: the
+    /// imports go one way, guest -> runtime.
+    pub fn instantiate(&self) -> wasmtime::Result<Guest> {
+        let (store, exports) = self.instance()?;
+        Ok(Guest { store, exports })
     }
+}
 
+impl Guest {
     pub fn block_size(&mut self) -> Outcome<usize> {
         let seal = self.exports.publish_artifact_seal_seal();
         let size = seal

@@ -3,6 +3,7 @@
 //!
 //! - `runtime`: the one wasmtime engine per process, the capability-free
 //!   sandbox each guest instance runs in, and the pre-linked component;
+//! - `embedded`: the component's bytes, digest and WIT package;
 //! - `cache`: the component compiled for this machine, kept between runs;
 //! - `guest`: typed calls into one instance, WIT errors made readable;
 //! - `input`: the artifact, read once and checked not to change meanwhile;
@@ -11,6 +12,7 @@
 //! - `opening`: reader, decryptor and inflater, the same way.
 
 pub mod cache;
+pub mod embedded;
 pub mod guest;
 pub mod input;
 pub mod opening;

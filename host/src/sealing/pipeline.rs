@@ -285,7 +285,7 @@ mod tests {
 
     fn runtime() -> &'static Runtime {
         static RUNTIME: OnceLock<Runtime> = OnceLock::new();
-        RUNTIME.get_or_init(|| Runtime::from_wasm(crate::sealing::runtime::GUEST_WASM).unwrap())
+        RUNTIME.get_or_init(|| Runtime::from_wasm(crate::sealing::embedded::GUEST_WASM).unwrap())
     }
 
     fn plaintext() -> Vec<u8> {

@@ -12,13 +12,6 @@ use wasmtime::error::Context;
 use wasmtime::{Config, Engine, OptLevel, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-/// The guest component, built by `build.rs` and carried inside the binary.
-pub const GUEST_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/guest.wasm"));
-/// Lowercase hex SHA-256 of `GUEST_WASM`.
-pub const GUEST_SHA256: &str = env!("GUEST_SHA256");
-/// The WIT package the guest implements, e.g. `publish-artifact:seal@0.1.0`.
-pub const WIT_PACKAGE: &str = env!("WIT_PACKAGE");
-
 /// The most linear memory one guest instance may use. The pipeline hands a
 /// guest at most one 1 MiB block at a time, so a healthy guest stays far
 /// below this; the limit turns a runaway into an error, not a host OOM.
@@ -148,14 +141,15 @@ impl Runtime {
         &self.linker
     }
 
-    /// A fresh instance in a fresh sandboxed store.
-    pub fn instantiate(&self) -> Result<crate::sealing::guest::Guest> {
+    /// A fresh instance in a fresh sandboxed store (`guest` wraps it in
+    /// typed calls: `Runtime::instantiate`).
+    pub(crate) fn instance(&self) -> Result<(Store<Sandbox>, bindings::Sealing)> {
         let mut store = new_store(&self.engine, Sandbox::new());
         let bindings = self
             .pre
             .instantiate(&mut store)
             .context("instantiating the guest")?;
-        Ok(crate::sealing::guest::Guest::new(store, bindings))
+        Ok((store, bindings))
     }
 }
 
