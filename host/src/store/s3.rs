@@ -435,9 +435,14 @@ where
         SdkError::ServiceError(service) => {
             let status = service.raw().http_status();
             let code = service.err().code().unwrap_or("");
+            // `HTTP 403` alone when the server gave no code (a HEAD has no body).
+            let http = match code {
+                "" => format!("HTTP {status}"),
+                code => format!("HTTP {status} {code}"),
+            };
             match (status, code) {
                 (_, "InvalidAccessKeyId" | "SignatureDoesNotMatch") | (401 | 403, "") => format!(
-                    "{action}: S3 refused the credentials (HTTP {status} {code}); \
+                    "{action}: S3 refused the credentials ({http}); \
                      check S3_ACCESS_KEY and S3_SECRET_KEY"
                 ),
                 (_, "AccessDenied") => format!(
@@ -452,11 +457,11 @@ where
                     format!("{action}: bucket {bucket} does not exist at {endpoint}")
                 }
                 (_, "AuthorizationHeaderMalformed") | (400, "") => format!(
-                    "{action}: S3 rejected the request (HTTP {status} {code}); check S3_REGION \
+                    "{action}: S3 rejected the request ({http}); check S3_REGION \
                      (Garage's default region is `garage`)"
                 ),
                 _ => format!(
-                    "{action}: S3 answered HTTP {status} {code}: {}",
+                    "{action}: S3 answered {http}: {}",
                     service.err().message().unwrap_or("no message")
                 ),
             }
