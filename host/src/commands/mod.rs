@@ -56,10 +56,7 @@ impl<T> PathContext<T> for std::io::Result<T> {
     }
 }
 
-/// A usage failure (exit 2) from a sentence.
-pub fn usage(message: impl Into<String>) -> Failure {
-    Failure::new(Class::Usage, anyhow::anyhow!(message.into()))
-}
+pub use crate::failure::usage;
 
 /// The async runtime of a command that talks to S3 or the admin API. Two
 /// workers: the uploads and the registration never need more, and the
