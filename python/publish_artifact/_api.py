@@ -50,7 +50,7 @@ def _converted(hint: Any, value: Any) -> Any:
     type names (directly or in an Optional); anything else stays as is."""
     candidates = get_args(hint) if get_origin(hint) is Union else (hint,)
     for candidate in candidates:
-        if is_dataclass(candidate) and isinstance(value, Mapping):
+        if isinstance(candidate, type) and is_dataclass(candidate) and isinstance(value, Mapping):
             return _from_json(candidate, value)
     return value
 
