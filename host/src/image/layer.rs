@@ -42,7 +42,9 @@ pub fn read_member<V: LayerVisitor>(
         visitor.layer(path);
     }
     let mut body = io::Cursor::new(head).chain(&mut raw);
-    let (inflated, problem) = match sniffed {
+    // A gzip layer's diff_id is known when it was inflated; a tar's, once
+    // the member is hashed.
+    let (inflated_diff_id, problem) = match sniffed {
         Sniffed::Other => (None, None),
         Sniffed::TarLayer => {
             let problem = visitor
@@ -50,10 +52,7 @@ pub fn read_member<V: LayerVisitor>(
                 .and_then(|v| walk(&mut body, v, limits).err());
             (None, problem)
         }
-        Sniffed::GzipLayer => {
-            let (diff_id, problem) = inflate(&mut body, visitor.as_deref_mut(), limits);
-            (Some(diff_id), problem)
-        }
+        Sniffed::GzipLayer => inflate(&mut body, visitor.as_deref_mut(), limits),
     };
     drain(&mut body)?;
     drop(body);
@@ -61,7 +60,7 @@ pub fn read_member<V: LayerVisitor>(
     let diff_id = match sniffed {
         Sniffed::Other => None,
         Sniffed::TarLayer => Some(sha256),
-        Sniffed::GzipLayer => inflated.flatten(),
+        Sniffed::GzipLayer => inflated_diff_id,
     };
     if sniffed != Sniffed::Other
         && let Some(visitor) = visitor
