@@ -1,8 +1,9 @@
 //! The interface every cataloger implements.
 //!
-//! The image scan squashes the layers as the image runs (whiteouts, opaque
-//! directories, links) and asks each cataloger, file by file, whether it
-//! wants that file; at the end of the stream each cataloger gets the
+//! A squasher, the image scan's layer visitor (`crate::image::scan`),
+//! squashes the layers as the image runs (whiteouts, opaque directories,
+//! links) and asks each cataloger, file by file, whether it wants that
+//! file; at the end of the stream each cataloger gets the
 //! visible files it asked for and turns them into packages. A cataloger
 //! never reads the archive itself.
 
@@ -19,7 +20,11 @@ pub struct FileMeta<'a> {
     pub mode: u32,
 }
 
-/// How a cataloger wants a file's bytes.
+/// How a cataloger wants a file's bytes. The squasher, a
+/// `crate::image::LayerVisitor`, asks the scan for them accordingly:
+/// `Whole` is `Want::Keep(limit)`; `Spool` and `Sift` are `Want::Stream`,
+/// the chunks written to the file or handed to the sift (a file over a
+/// `Spool` limit is known by its size before any byte is read).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Take {
     /// In memory, up to `limit` bytes; a larger file is a problem reported
