@@ -4,10 +4,10 @@
 //! member passes the member's hash exactly once, whatever the layer's tar
 //! or gzip stream turns out to hold.
 
-use super::scan::{
+use super::tar_walk::{TarWalk, checksum};
+use super::visit::{
     LayerEnd, LayerEntry, LayerVisitor, Limits, Member, TooLarge, Want, drain, normalize,
 };
-use super::tar_walk::{TarWalk, checksum};
 use sha2::{Digest, Sha256};
 use std::io::{self, Read};
 

@@ -12,6 +12,7 @@
 //! - `scan`: the one pass over the tarball as it streams past (bounded
 //!   memory): every member hashed, small ones kept, and each layer's
 //!   entries offered to a `LayerVisitor` (an SBOM's catalogers);
+//! - `visit`: what a visitor sees and answers, and the scan's bounds;
 //! - `layer`: one member read to its end, inflated and walked if a layer;
 //! - `tar_walk`: tar headers read within bounds (long names, pax headers);
 //! - `binding`: the checks, and the `Read` wrapper publish reads through,
@@ -27,6 +28,7 @@ pub mod manifest;
 pub mod reference;
 pub mod scan;
 mod tar_walk;
+pub mod visit;
 
 pub use binding::{BindingReader, Expectation};
 pub use reference::ImageRef;

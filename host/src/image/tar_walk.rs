@@ -198,7 +198,7 @@ impl<R: Read> TarWalk<R> {
                     _ => err,
                 });
         }
-        match super::scan::drain(&mut (&mut self.reader).take(bytes))? {
+        match super::visit::drain(&mut (&mut self.reader).take(bytes))? {
             read if read == bytes => Ok(()),
             _ => Err(cut_short()),
         }
