@@ -107,13 +107,14 @@ fi
 # --- end provenance
 # --- SBOMs (issue 23): the fixture images are built with the real package
 # tools (tests/sbom_fixtures.py): dpkg is Debian's own; rpmbuild and rpm
-# --root write a real rpmdb.sqlite; Debian's Go builds a binary with module
-# build info; npm installs node_modules. syft and the SBOM checkers come from
+# --root write a real rpmdb.sqlite; db5.3_load writes the BerkeleyDB one;
+# Debian's Go builds binaries with module build info; npm installs
+# node_modules; zstd compresses layers. syft and the SBOM checkers come from
 # tests/requirements.txt above.
-if missing rpmbuild || missing go || missing npm; then
-    say "installing Debian's rpm, golang-go and npm"
+if missing rpmbuild || missing go || missing npm || missing db5.3_load || missing zstd; then
+    say "installing Debian's rpm, golang-go, npm, db5.3-util and zstd"
     apt-get update -qq
-    apt-get install -y -qq --no-install-recommends rpm golang-go \
+    apt-get install -y -qq --no-install-recommends rpm golang-go db5.3-util zstd \
         $(missing npm && echo npm)
 fi
 # --- end SBOMs

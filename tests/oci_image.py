@@ -10,6 +10,7 @@ import gzip
 import hashlib
 import io
 import json
+import os
 import shutil
 import subprocess
 import tarfile
@@ -129,7 +130,7 @@ def members(path: Path) -> dict:
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
 LAYOUTS = ("classic", "oci")      # docker save before 25, and Docker 25+'s
-COMPRESSIONS = (None, "gzip")
+COMPRESSIONS = (None, "gzip", "zstd")
 MTIME = 1_700_000_000
 
 
@@ -145,6 +146,58 @@ def opaque(layer: Path, folder: str) -> None:
     puts there stays."""
     (layer / folder).mkdir(parents=True, exist_ok=True)
     (layer / folder / OPAQUE).touch()
+
+
+def diff_layer(lower: Path, upper: Path, layer: Path) -> Path:
+    """The layer a build step that turned `lower` into `upper` commits, as
+    `docker build` does: what is new or changed, and a whiteout for each
+    topmost path that is gone."""
+    def entries(root: Path) -> dict:
+        return {p.relative_to(root).as_posix(): p for p in root.rglob("*")}
+
+    def same(a: Path, b: Path) -> bool:
+        if a.is_symlink() or b.is_symlink():
+            return a.is_symlink() and b.is_symlink() and os.readlink(a) == os.readlink(b)
+        if a.is_dir() or b.is_dir():
+            return a.is_dir() and b.is_dir()
+        return a.stat().st_mode == b.stat().st_mode and a.read_bytes() == b.read_bytes()
+
+    old, new = entries(lower), entries(upper)
+    for name, path in sorted(new.items()):
+        if name in old and same(old[name], path):
+            continue
+        target = layer / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_symlink():
+            target.symlink_to(os.readlink(path))
+        elif path.is_dir():
+            target.mkdir(exist_ok=True)
+        else:
+            shutil.copy2(path, target)
+    for name in sorted(set(old) - set(new)):
+        if str(Path(name).parent) == "." or Path(name).parent.as_posix() in new:
+            whiteout(layer, name)
+    return layer
+
+
+def compress(layer: bytes, compression) -> bytes:
+    """A layer blob; zstd by Debian's zstd, as Python has no zstd of its own."""
+    if compression == "gzip":
+        return gzip.compress(layer, mtime=0)
+    if compression == "zstd":
+        return subprocess.run(["zstd", "-q", "-c", "--no-check"], input=layer,
+                              capture_output=True, check=True).stdout
+    return layer
+
+
+def decompress(blob: bytes) -> bytes:
+    """The layer tar of a blob in any of COMPRESSIONS, told by its magic."""
+    if blob[:2] == b"\x1f\x8b":
+        return gzip.decompress(blob)
+    if blob[:4] == b"\x28\xb5\x2f\xfd":
+        return subprocess.run(["zstd", "-d", "-q", "-c"], input=blob, capture_output=True,
+                              check=True).stdout
+    return blob
 
 
 def folder_tar(root: Path) -> bytes:
@@ -181,10 +234,10 @@ def image_archive(layers: list, out: Path, layout: str = "oci", compression=None
     """A `docker save` tarball of the given layer folders (lowest first), in
     the classic layout (`ID/layer.tar`, `ID.json`, `manifest.json` last) or
     Docker 25+'s (an OCI layout: `blobs/sha256/...` first, then
-    `index.json`, `manifest.json`); layers plain or gzip."""
+    `index.json`, `manifest.json`); layers plain, gzip or zstd."""
     assert layout in LAYOUTS and compression in COMPRESSIONS, (layout, compression)
     plain = [folder_tar(Path(layer)) for layer in layers]
-    blobs = [gzip.compress(t, mtime=0) if compression else t for t in plain]
+    blobs = [compress(t, compression) for t in plain]
     diff_ids = [sha256(t) for t in plain]
     config = json.dumps({
         "architecture": architecture, "os": "linux", "created": "2023-11-14T22:13:20Z",
@@ -193,7 +246,7 @@ def image_archive(layers: list, out: Path, layout: str = "oci", compression=None
         "history": [{"created": "2023-11-14T22:13:20Z", "created_by": f"layer {i}"}
                     for i in range(len(plain))],
     }, indent=2).encode()
-    layer_type = "application/vnd.oci.image.layer.v1.tar" + ("+gzip" if compression else "")
+    layer_type = "application/vnd.oci.image.layer.v1.tar" + (f"+{compression}" if compression else "")
     manifest = json.dumps({
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.manifest.v1+json",

@@ -3,7 +3,8 @@ real package tools wherever this machine has them: Debian packages built
 with dpkg-deb and installed with dpkg, RPMs built with rpmbuild and
 installed with `rpm --root` (a real rpmdb.sqlite), wheels installed with pip,
 npm packages with npm, Go binaries built with Debian's Go. apk has no tool
-here: its database is written to the format's published description.
+here: its database is written to the format's published description; the
+BerkeleyDB rpmdb is written by db5.3_load from the headers rpm wrote.
 
 Building them takes seconds, and some steps reach PyPI and the npm
 registry, so each tree is built once per machine: under
@@ -18,6 +19,7 @@ import json
 import os
 import shutil
 import sqlite3
+import struct
 import subprocess
 import tempfile
 from pathlib import Path
@@ -153,13 +155,16 @@ def debian(root: Path) -> None:
         (admin / folder).mkdir(parents=True)
     for file in ("status", "available"):
         (admin / file).touch()
-    dpkg = ["dpkg", f"--root={root}", "--force-not-root", "--force-script-chrootless"]
-    run(*dpkg, "--install", *(debs() / f"{name}.deb" for name in DEBS))
-    run(*dpkg, "--remove", "oldtool")
-    run(*dpkg, "--set-selections", input="acme-holdover deinstall\n")
-    for leftover in ("lock", "lock-frontend", "status-old", "available-old", "triggers/Lock"):
-        (admin / leftover).unlink(missing_ok=True)
+    dpkg(root, "--install", *(debs() / f"{name}.deb" for name in DEBS))
+    dpkg(root, "--remove", "oldtool")
+    dpkg(root, "--set-selections", input="acme-holdover deinstall\n")
     write(root / "etc/os-release", DEBIAN_12)
+
+
+def dpkg(root: Path, *args, input=None) -> None:
+    """dpkg on a tree other than this machine's (its lock and status-old
+    stay, as in a real image)."""
+    run("dpkg", f"--root={root}", "--force-not-root", "--force-script-chrootless", *args, input=input)
 
 
 @cached("distroless")
@@ -182,27 +187,31 @@ def distroless(root: Path) -> None:
 
 # --- RPM --------------------------------------------------------------------
 
-# name: spec header lines beyond Name/Summary/BuildArch
+# name: (spec header lines beyond Name/Summary/BuildArch, data files)
 RPMS = {
-    "acme-tools": "Epoch: 2\nVersion: 1.4.0\nRelease: 3\nLicense: MIT AND Apache-2.0\n"
-                  "Vendor: Acme Corp\nPackager: Acme Packagers <rpm@acme.example>\n"
-                  "URL: https://acme.example/tools\n",
-    "acme-libs": "Version: 0.7\nRelease: 1\nLicense: GPL-2.0-or-later\nVendor: Acme Corp\n",
-    "acme-data": "Version: 2026.1\nRelease: 5\nLicense: CC0-1.0\nRequires: acme-libs\n",
+    "acme-tools": ("Epoch: 2\nVersion: 1.4.0\nRelease: 3\nLicense: MIT AND Apache-2.0\n"
+                   "Vendor: Acme Corp\nPackager: Acme Packagers <rpm@acme.example>\n"
+                   "URL: https://acme.example/tools\n", 0),
+    "acme-libs": ("Version: 0.7\nRelease: 1\nLicense: GPL-2.0-or-later\nVendor: Acme Corp\n", 0),
+    # Its file list makes its header some 20 KB: more than a BerkeleyDB
+    # page, so the Packages database holds it on overflow pages.
+    "acme-data": ("Version: 2026.1\nRelease: 5\nLicense: CC0-1.0\nRequires: acme-libs\n", 200),
 }
 
 
 @cached("rpms")
 def rpms(out: Path) -> None:
     """Noarch RPMs, one with an Epoch, built by rpmbuild."""
-    for name, header in RPMS.items():
+    for name, (header, data_files) in RPMS.items():
+        data = f"/usr/share/{name}"
         spec = write(out / "SPECS" / f"{name}.spec", (
             f"Name: {name}\nSummary: {name}, for the SBOM tests\nBuildArch: noarch\n{header}\n"
             f"%description\n{name}, for the SBOM tests.\n\n"
-            f"%install\nmkdir -p %{{buildroot}}/usr/bin\n"
+            f"%install\nmkdir -p %{{buildroot}}/usr/bin %{{buildroot}}{data}\n"
             f"printf '#!/bin/sh\\necho {name}\\n' > %{{buildroot}}/usr/bin/{name}\n"
-            f"chmod 755 %{{buildroot}}/usr/bin/{name}\n\n"
-            f"%files\n/usr/bin/{name}\n"))
+            f"chmod 755 %{{buildroot}}/usr/bin/{name}\n"
+            f"for i in $(seq {data_files}); do echo $i > %{{buildroot}}{data}/$i.txt; done\n\n"
+            f"%files\n/usr/bin/{name}\n{data}\n"))
         # No build-id links (noarch has none) and no mtime from the clock.
         run("rpmbuild", "--define", f"_topdir {out}", "--define", "_build_id_links none",
             "--define", "use_source_date_epoch_as_buildtime 1", "-bb", spec,
@@ -244,6 +253,38 @@ def rpm_sysimage(root: Path) -> None:
     write(root / "usr/lib/os-release", FEDORA_40)
     (root / "etc").mkdir()
     (root / "etc/os-release").symlink_to("../usr/lib/os-release")
+
+
+CENTOS_7 = """NAME="CentOS Linux"
+VERSION="7 (Core)"
+ID="centos"
+ID_LIKE="rhel fedora"
+VERSION_ID="7"
+PRETTY_NAME="CentOS Linux 7 (Core)"
+"""
+
+
+@cached("rpm-bdb")
+def rpm_bdb(root: Path) -> None:
+    """CentOS 7 / RHEL 8: the BerkeleyDB hash database var/lib/rpm/Packages.
+    Nothing here writes one (Debian's rpm only reads it, `bdb_ro`), so it is
+    made the way rpm laid it out: db5.3_load stores each header blob rpm
+    wrote into the sqlite database under its instance number (a native
+    uint32), and key 0 holds the next instance number, as rpm kept it.
+    Debian's rpm then reads it back, so the file is what rpm expects."""
+    with sqlite3.connect(tree("rpm") / "var/lib/rpm/rpmdb.sqlite") as connection:
+        rows = connection.execute("SELECT hnum, blob FROM Packages ORDER BY hnum").fetchall()
+    records = [(0, struct.pack("<I", rows[-1][0] + 1)), *rows]
+    dump = ["VERSION=3", "format=bytevalue", "type=hash", "db_pagesize=4096", "HEADER=END"]
+    for key, value in records:
+        dump += [" " + struct.pack("<I", key).hex(), " " + bytes(value).hex()]
+    packages = root / "var/lib/rpm/Packages"
+    packages.parent.mkdir(parents=True)
+    run("db5.3_load", packages, input="\n".join([*dump, "DATA=END", ""]))
+    listed = run("rpm", "--root", root, "--dbpath", "/var/lib/rpm", "--define", "_db_backend bdb_ro",
+                 "--query", "--all", "--queryformat", "%{NAME}\n")
+    assert sorted(listed.split()) == sorted(RPMS), listed
+    write(root / "etc/os-release", CENTOS_7)
 
 
 # --- Alpine -----------------------------------------------------------------
@@ -330,7 +371,12 @@ R:libcrypto.so.3
 
 @cached("alpine")
 def alpine(root: Path) -> None:
-    write(root / "lib/apk/db/installed", APK_INSTALLED)
+    """The database is a hard link: etc/apk/installed.link is its first name,
+    which sorts first, so in the layer tar lib/apk/db/installed is a link
+    member naming it, and a reader must follow it."""
+    first = write(root / "etc/apk/installed.link", APK_INSTALLED)
+    (root / "lib/apk/db").mkdir(parents=True)
+    os.link(first, root / "lib/apk/db/installed")
     write(root / "etc/os-release", ALPINE_3_20)
 
 
@@ -411,7 +457,7 @@ def go(root: Path) -> None:
 # --- images -----------------------------------------------------------------
 
 TREES = {"debian": debian, "distroless": distroless, "rpm": rpm, "rpm-sysimage": rpm_sysimage,
-         "alpine": alpine, "python": python, "npm": npm, "go": go}
+         "rpm-bdb": rpm_bdb, "alpine": alpine, "python": python, "npm": npm, "go": go}
 
 
 def tree(name: str) -> Path:
@@ -421,8 +467,15 @@ def tree(name: str) -> Path:
 @cached("deletions")
 def deletions(layer: Path) -> None:
     """A top layer for the Debian image that deletes what lower layers had:
-    six's files by whiteouts, and /app/node_modules made opaque with only ms
-    put back, so is-number and npm's hidden lock file are gone."""
+    `dpkg --purge oldtool` as a build step commits it (a new status file,
+    whiteouts for its config file and lists); six's files by whiteouts; and
+    /app/node_modules made opaque with only ms put back, so is-number and
+    npm's hidden lock file are gone."""
+    with tempfile.TemporaryDirectory(dir=CACHE) as scratch:
+        purged = Path(scratch) / "root"
+        shutil.copytree(tree("debian"), purged, symlinks=True)
+        dpkg(purged, "--purge", "oldtool")
+        oci_image.diff_layer(tree("debian"), purged, layer)
     for path in ("six.py", "six-1.16.0.dist-info"):
         oci_image.whiteout(layer, f"{SITE_PACKAGES}/{path}")
     oci_image.opaque(layer, "app/node_modules")
@@ -435,6 +488,7 @@ IMAGES = {
     "distroless": lambda: [tree("distroless")],
     "rpm": lambda: [tree("rpm")],
     "rpm-sysimage": lambda: [tree("rpm-sysimage")],
+    "rpm-bdb": lambda: [tree("rpm-bdb")],
     "alpine": lambda: [tree("alpine")],
 }
 
