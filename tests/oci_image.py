@@ -291,8 +291,10 @@ def _classic_members(blobs, diff_ids, config, repo_tag, tag) -> list:
         ids.append(parent)
     layer_members = []
     for i, (layer_id, blob) in enumerate(zip(ids, blobs)):
-        v1 = {"id": layer_id, "created": "2023-11-14T22:13:20Z", **({"parent": ids[i - 1]} if i else {})}
-        layer_members += [(f"{layer_id}/VERSION", b"1.0"), (f"{layer_id}/json", json.dumps(v1).encode()),
+        v1 = {"id": layer_id, "created": "2023-11-14T22:13:20Z",
+              **({"parent": ids[i - 1]} if i else {})}
+        layer_members += [(f"{layer_id}/VERSION", b"1.0"),
+                          (f"{layer_id}/json", json.dumps(v1).encode()),
                           (f"{layer_id}/layer.tar", blob)]
     docker_manifest = json.dumps([{
         "Config": sha256(config)[7:] + ".json", "RepoTags": [repo_tag],

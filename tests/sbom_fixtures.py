@@ -8,9 +8,10 @@ BerkeleyDB rpmdb is written by db5.3_load from the headers rpm wrote.
 
 Building them takes seconds, and some steps reach PyPI and the npm
 registry, so each tree is built once per machine: under
-$HOME/.cache/publish-artifact/fixtures/<hash of this file>, outside the
-clone. A change to this file builds afresh; a second session reuses the
-trees. `tree(name)` and `image(name, layout, compression)` are the API.
+$HOME/.cache/publish-artifact/fixtures/<hash of this file and oci_image.py>,
+outside the clone. A change to either builds afresh; a second session
+reuses the trees. `tree(name)` and `image(name, layout, compression)` are
+the API.
 """
 
 import functools
@@ -26,7 +27,8 @@ from pathlib import Path
 
 import oci_image
 
-SOURCE = Path(__file__).read_bytes()
+# The builders: this file and the archive writer the images come from.
+SOURCE = Path(__file__).read_bytes() + Path(oci_image.__file__).read_bytes()
 CACHE = (Path(os.environ.get("PUBLISH_ARTIFACT_FIXTURE_CACHE")
               or Path.home() / ".cache" / "publish-artifact" / "fixtures")
          / hashlib.sha256(SOURCE).hexdigest()[:16])
@@ -103,7 +105,8 @@ def write(path: Path, text: str, mode: int = 0o644) -> Path:
 
 # name: (version, license, extra control fields, conffile)
 DEBS = {
-    "hello-acme": ("1:2.10-3", "MIT", "Source: hello-src (2.10-3)\nSection: misc\nPriority: optional\n", None),
+    "hello-acme": ("1:2.10-3", "MIT",
+                   "Source: hello-src (2.10-3)\nSection: misc\nPriority: optional\n", None),
     "libacme1": ("0.9.1-1", "Apache-2.0", "Depends: hello-acme\n", None),
     "acme-holdover": ("5.2-1", "BSD-3-Clause", "", None),
     "oldtool": ("3.0-1", "GPL-2.0-only", "", "etc/oldtool.conf"),
@@ -406,7 +409,8 @@ NPM_PACKAGES = ("ms@2.1.3", "is-number@7.0.0")
 def npm(root: Path) -> None:
     """`npm install` into /app: node_modules/NAME/package.json and the lock
     files npm writes (package-lock.json, node_modules/.package-lock.json)."""
-    app = write(root / "app/package.json", '{"name": "acme-web", "version": "1.0.0", "private": true}\n').parent
+    app = write(root / "app/package.json",
+                '{"name": "acme-web", "version": "1.0.0", "private": true}\n').parent
     with tempfile.TemporaryDirectory() as npm_cache:
         run("npm", "install", "--no-audit", "--no-fund", "--ignore-scripts", "--save-exact",
             "--loglevel=error", "--cache", npm_cache, *NPM_PACKAGES, cwd=app)
@@ -446,7 +450,8 @@ def go(root: Path) -> None:
     write(replaced / "main.go", GO_MAIN)
     write(replaced / "greet/go.mod", "module example.com/acme/greet\n\ngo 1.19\n")
     write(replaced / "greet/greet.go", GO_GREET)
-    env = {"GOPROXY": "off", "GOFLAGS": "", "CGO_ENABLED": "0", "GOCACHE": str(CACHE.parent / "go-build"),
+    env = {"GOPROXY": "off", "GOFLAGS": "", "CGO_ENABLED": "0",
+           "GOCACHE": str(CACHE.parent / "go-build"),
            "GOPATH": str(work / "gopath"), "GOTOOLCHAIN": "local"}
     for source, binary, mode in ((vendored, "hello", "vendor"), (replaced, "hello-replaced", "mod")):
         run("go", "build", f"-mod={mode}", "-trimpath", "-buildvcs=false", "-ldflags=-buildid=",

@@ -127,7 +127,8 @@ def test_the_dpkg_states_are_the_ones_dpkg_wrote():
 ])
 def test_rpm_reads_each_rpm_database(name, dbpath, backend):
     listed = subprocess.run(
-        ["rpm", "--root", sbom_fixtures.tree(name), "--dbpath", dbpath, "--define", f"_db_backend {backend}",
+        ["rpm", "--root", sbom_fixtures.tree(name), "--dbpath", dbpath,
+         "--define", f"_db_backend {backend}",
          "--query", "--all", "--queryformat", "%{NAME} %{EPOCHNUM} %{VENDOR} %{LICENSE}\n"],
         capture_output=True, text=True, check=True).stdout
     assert set(listed.splitlines()) == {
