@@ -22,6 +22,7 @@ import shutil
 import sqlite3
 import struct
 import subprocess
+import tarfile
 import tempfile
 from pathlib import Path
 
@@ -511,3 +512,13 @@ def image(name: str, layout: str = "oci", compression=None) -> oci_image.Archive
     config = (folder / "config.json").read_bytes()
     return oci_image.Archive(folder / "image.tar", config, (folder / "manifest.json").read_bytes(),
                              json.loads(config)["rootfs"]["diff_ids"])
+
+
+def image_layout(name: str, compression=None) -> Path:
+    """The OCI image layout folder of an image (oci-layout, index.json,
+    blobs/sha256/): its Docker 25+ archive unpacked, which is one."""
+    def build(out: Path) -> None:
+        with tarfile.open(image(name, "oci", compression).path) as archive:
+            archive.extractall(out, filter="data")
+
+    return cached(f"layout-{name}-{compression or 'plain'}")(build)()

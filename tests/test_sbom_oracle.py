@@ -33,6 +33,12 @@ def test_syft_finds_what_each_image_holds(name, layout, compression):
     assert syft_purls(archive.path) == IN_IMAGES[name]
 
 
+def test_syft_finds_the_same_in_the_image_layout_folder():
+    layout = sbom_fixtures.image_layout("debian-app", "gzip")
+    assert (layout / "oci-layout").is_file() and (layout / "index.json").is_file()
+    assert syft_purls(f"oci-dir:{layout}") == IN_IMAGES["debian-app"]
+
+
 def test_the_dpkg_states_are_the_ones_dpkg_wrote():
     admin = sbom_fixtures.tree("debian") / "var/lib/dpkg"
     listed = subprocess.run(
