@@ -502,7 +502,7 @@ IMAGES = {
 @functools.cache
 def image(name: str, layout: str = "oci", compression=None) -> oci_image.Archive:
     """A `docker save` tarball of an IMAGES entry, in either layout, layers
-    plain or gzip; cached like the trees."""
+    plain, gzip or zstd; cached like the trees."""
     def build(out: Path) -> None:
         made = oci_image.image_archive(IMAGES[name](), out / "image.tar", layout, compression, tag=name)
         (out / "manifest.json").write_bytes(made.manifest)
