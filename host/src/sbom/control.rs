@@ -1,7 +1,7 @@
 //! Fields in the RFC 822 style that dpkg's database (deb-control(5)) and
 //! Python's core metadata share: `Name: value` lines, a value continued on
 //! lines that start with a space or a tab, paragraphs separated by blank
-//! lines.
+//! lines (apk's database splits its stanzas the same way).
 
 /// One paragraph: its lines, and the line number (from 1) it starts on,
 /// for problem sentences.

@@ -8,13 +8,13 @@
 //! metadata specifications"): the header block ends at the first empty
 //! line, the long description follows it and is not read.
 
-use super::catalog::{Cataloger, Distro, FileMeta, Found, Problem, Take, read_each};
+use super::catalog::{Cataloger, Content, Distro, FileMeta, Found, Problem, Sift, Take, read_each};
 use super::control::{Fields, Paragraph};
 use super::package::{Ecosystem, Package};
 use super::purl;
 
-/// A METADATA holds the long description (the README): 2 MiB is ample.
-const LIMIT: u64 = 2 << 20;
+/// A real header block is a few KiB; past this it is not one.
+const HEADER_LIMIT: usize = 256 * 1024;
 
 pub struct Python;
 
@@ -24,7 +24,11 @@ impl Cataloger for Python {
     }
 
     fn wants(&self, file: &FileMeta<'_>) -> Option<Take> {
-        is_metadata(file.path).then_some(Take::Whole { limit: LIMIT })
+        is_metadata(file.path).then_some(Take::Sift)
+    }
+
+    fn sift(&self, _file: &FileMeta<'_>) -> Box<dyn Sift> {
+        Box::<HeaderBlock>::default()
     }
 
     fn catalog(
@@ -81,6 +85,49 @@ fn headers(text: &str) -> Paragraph<'_> {
     Paragraph { line: 1, lines }
 }
 
+/// Keeps a metadata file's header block and drops the long description
+/// after it, most of a METADATA's bytes (the project's README): an image
+/// with a thousand packages installed costs their headers only.
+#[derive(Default)]
+struct HeaderBlock {
+    kept: Vec<u8>,
+    done: bool,
+}
+
+impl Sift for HeaderBlock {
+    fn update(&mut self, bytes: &[u8]) {
+        if self.done {
+            return;
+        }
+        // An empty line may straddle two pieces: look again from just before.
+        let from = self.kept.len().saturating_sub(2);
+        let room = HEADER_LIMIT - self.kept.len();
+        self.kept.extend_from_slice(&bytes[..bytes.len().min(room)]);
+        let tail = &self.kept[from..];
+        let blank = [&b"\n\n"[..], b"\n\r\n"]
+            .iter()
+            .filter_map(|end| tail.windows(end.len()).position(|window| window == *end))
+            .min();
+        if let Some(at) = blank {
+            self.kept.truncate(from + at + 1);
+            self.done = true;
+        } else if self.kept.len() == HEADER_LIMIT {
+            // Not headers past here; keep whole lines only.
+            let last_line = self
+                .kept
+                .iter()
+                .rposition(|&byte| byte == b'\n')
+                .map_or(0, |at| at + 1);
+            self.kept.truncate(last_line);
+            self.done = true;
+        }
+    }
+
+    fn finish(self: Box<Self>) -> Option<Content> {
+        Some(Content::Bytes(self.kept))
+    }
+}
+
 /// Who made it: the author (with their address), else the maintainer.
 fn supplier(fields: &Fields) -> Option<String> {
     let person = |name: &str, email: &str| match (fields.get(name), fields.get(email)) {
@@ -115,7 +162,7 @@ fn licenses(fields: &Fields) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sbom::testing::{cataloged, found, named, purls, survives};
+    use crate::sbom::testing::{cataloged, found, named, purls, survives, taken};
 
     const SIX: &str = "usr/lib/python3/site-packages/six-1.16.0.dist-info/METADATA";
     const INICONFIG: &str = "usr/lib/python3/site-packages/iniconfig-2.0.0.dist-info/METADATA";
@@ -137,7 +184,11 @@ mod tests {
 
     #[test]
     fn what_pip_and_setuptools_wrote() {
-        let packages = cataloged(&Python, &tree(), None);
+        let sifted: Vec<_> = tree()
+            .iter()
+            .map(|raw| taken(&Python, &raw.path, &raw.content.bytes().unwrap()))
+            .collect();
+        let packages = cataloged(&Python, &sifted, None);
         // tests/SBOM_ORACLE.md, `dir:` python (= syft_oracle.PYTHON).
         assert_eq!(
             purls(&packages),
@@ -165,6 +216,24 @@ mod tests {
             named(&packages, "acme-legacy").supplier.as_deref(),
             Some("Acme Developers <dev@acme.example>")
         );
+    }
+
+    #[test]
+    fn only_the_header_block_is_kept() {
+        let six = taken(&Python, SIX, include_bytes!("testdata/python/six.METADATA"));
+        let kept = six.content.bytes().unwrap();
+        assert!(kept.ends_with(b"Requires-Python: >=2.7, !=3.0.*, !=3.1.*, !=3.2.*\n"));
+        assert_eq!(
+            read(&six, &String::from_utf8_lossy(&kept)).unwrap().version,
+            "1.16.0"
+        );
+        let endless = "Classifier: x\n".repeat(HEADER_LIMIT / 8);
+        let kept = taken(&Python, SIX, endless.as_bytes())
+            .content
+            .bytes()
+            .unwrap()
+            .into_owned();
+        assert!(kept.len() <= HEADER_LIMIT && kept.ends_with(b"Classifier: x\n"));
     }
 
     #[test]
