@@ -108,3 +108,37 @@ pub trait Cataloger: Send + Sync {
         problems: &mut Vec<Problem>,
     ) -> Vec<Package>;
 }
+
+/// What a cataloger does with its files, said once: each file `wanted`
+/// takes is read as text (invalid UTF-8 replaced) and turned into packages
+/// by `read`. What `read` could not use becomes a problem naming the
+/// cataloger and the file: the whole file (`Err`), or a part of it that it
+/// skipped (pushed to its `skipped`). The packages come back sorted.
+pub fn read_each(
+    cataloger: &str,
+    files: &[Found],
+    wanted: impl Fn(&str) -> bool,
+    mut read: impl FnMut(&Found, &str, &mut Vec<String>) -> Result<Vec<Package>, String>,
+    problems: &mut Vec<Problem>,
+) -> Vec<Package> {
+    let mut packages = Vec::new();
+    for found in files.iter().filter(|found| wanted(&found.path)) {
+        let mut skipped = Vec::new();
+        let read = match found.content.bytes() {
+            Ok(bytes) => read(found, &String::from_utf8_lossy(&bytes), &mut skipped),
+            Err(error) => Err(format!("could not be read ({error})")),
+        };
+        match read {
+            Ok(found) => packages.extend(found),
+            Err(why) => skipped.push(why),
+        }
+        let path = &found.path;
+        problems.extend(
+            skipped
+                .into_iter()
+                .map(|why| Problem(format!("{cataloger}: /{path}: {why}; it was skipped."))),
+        );
+    }
+    packages.sort();
+    packages
+}
