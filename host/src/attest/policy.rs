@@ -7,8 +7,9 @@
 //! the first thing wrong:
 //! 1. the provenance (`.intoto.json`): signed under the trusted key, of our
 //!    types, matching the pins;
-//! 2. the object itself: its SHA-256 (when the caller hashed it) and size
-//!    are the attested ones;
+//! 2. the provenance is about this version (its key's file name), and the
+//!    object is the attested one: its SHA-256 when the caller hashed it,
+//!    otherwise its size;
 //! 3. the provenance names this object, or, when the object sits under
 //!    another stage's key, a verification summary (`.vsa.intoto.json`)
 //!    decided on this provenance vouches for it there;
@@ -145,15 +146,14 @@ impl Policy<'_> {
     ) -> Result<Verdict, Denial<E>> {
         let (statement_bytes, statement, signed) = self.provenance(read)?;
         let attested = attested_object(&statement)?;
+        self.same_object(&attested)?;
         let measured = measure().map_err(Denial::Unreadable)?;
         // The subject is the key the statement's own names make, with the
         // object's digest when the caller has it.
-        check_object(
-            &statement,
-            &measured.sha256.unwrap_or(attested.sha256),
-            None,
-        )?;
-        if measured.size != attested.size {
+        check_object(&statement, &measured.sha256.unwrap_or(attested.sha256), None)?;
+        // Without the digest (a promotion checks its copy later), the size
+        // is what tells a wrong object now.
+        if measured.sha256.is_none() && measured.size != attested.size {
             return Err(Denial::NotTheObject(format!(
                 "{} is {} bytes, but its provenance attests {}: it is not the object that was \
                  published",
@@ -214,6 +214,24 @@ impl Policy<'_> {
         Ok((bytes, statement, signed))
     }
 
+    /// The provenance is about this version: the file name of the key it
+    /// names is the one of the key the object sits under (only the stage
+    /// may differ, for a promoted object).
+    fn same_object<E>(&self, attested: &AttestedObject) -> Result<(), Denial<E>> {
+        let Some(key) = self.placement.key() else {
+            return Ok(());
+        };
+        let file_name = |key: &str| key.rsplit('/').next().unwrap_or_default().to_string();
+        if file_name(key) == file_name(&attested.name) {
+            return Ok(());
+        }
+        Err(refused(format!(
+            "the provenance beside {} is about {}: it belongs to another object",
+            self.label(),
+            attested.name
+        )))
+    }
+
     /// Step 3: the provenance names the object where it sits, or a summary
     /// vouches for it there. Returns that summary.
     fn placed<E>(
@@ -224,16 +242,6 @@ impl Policy<'_> {
         attested: &AttestedObject,
     ) -> Result<Option<(Summary, Vec<u8>)>, Denial<E>> {
         let published_as = &attested.name;
-        if let Some(key) = self.placement.key() {
-            let file_name = |key: &str| key.rsplit('/').next().unwrap_or_default().to_string();
-            if file_name(key) != file_name(published_as) {
-                return Err(refused(format!(
-                    "the provenance beside {} is about {published_as}: it belongs to another \
-                     object",
-                    self.label()
-                )));
-            }
-        }
         let promoted = !self.placement.is_where_published(published_as);
         if let Some(promotion) = &self.promotion {
             self.check_stages(promotion, statement, promoted)?;
@@ -330,7 +338,14 @@ impl Policy<'_> {
             )));
         }
         let key = promotion.unwrapping.unwrap(&wrap, &attested.sha256)?;
-        if key_commitment(&key, &attested.sha256) != attested.key_commitment {
+        let Some(committed) = attested.key_commitment else {
+            return Err(refused(format!(
+                "the provenance of {published_as} has no key commitment: the key unwrapped \
+                 from {} cannot be shown to be this object's",
+                self.beside(kind)
+            )));
+        };
+        if key_commitment(&key, &attested.sha256) != committed {
             return Err(refused(format!(
                 "the key unwrapped from {} is not the one the provenance commits to: the wrap \
                  is not this object's",
@@ -538,9 +553,10 @@ mod tests {
             ..WHOLE
         };
         assert!(refusal(decide(&policy, &f.files, flipped)).contains("SHA-256"));
+        // Without a digest, the size tells a wrong object.
         let short = Measured {
+            sha256: None,
             size: SIZE - 1,
-            ..WHOLE
         };
         assert!(matches!(
             decide(&policy, &f.files, short),

@@ -180,8 +180,10 @@ pub struct AttestedObject {
     pub name: String,
     pub sha256: [u8; 32],
     pub size: u64,
-    /// HMAC-SHA256 of the object digest under the data key (`statement::key_commitment`).
-    pub key_commitment: [u8; 32],
+    /// HMAC-SHA256 of the object digest under the data key
+    /// (`statement::key_commitment`); what promotion checks the unwrapped
+    /// key against, so only promotion requires it.
+    pub key_commitment: Option<[u8; 32]>,
     /// The promotion key the data key was wrapped to, when it was.
     pub key_wrap_public_key_sha256: Option<String>,
 }
@@ -210,13 +212,12 @@ pub fn attested_object(statement: &Statement) -> Result<AttestedObject, Refusal>
             .get("size_bytes")
             .and_then(serde_json::Value::as_u64)
             .ok_or_else(|| missing("size_bytes"))?,
-        key_commitment: hex32(
-            annotations
-                .get("key_commitment")
-                .and_then(|c| c.get("value"))
-                .and_then(serde_json::Value::as_str),
-            "key commitment",
-        )?,
+        key_commitment: annotations
+            .get("key_commitment")
+            .and_then(|c| c.get("value"))
+            .and_then(serde_json::Value::as_str)
+            .map(|value| hex32(Some(value), "key commitment"))
+            .transpose()?,
         key_wrap_public_key_sha256: annotations
             .get(KEY_WRAP_ANNOTATION)
             .and_then(|wrap| wrap.get("public_key_sha256"))
