@@ -11,7 +11,7 @@
 //! - `sbom/`: software bills of materials, one cataloger per ecosystem;
 //! - `commands/`: one module per subcommand, wiring the domains together;
 //! - the rest is shared plumbing: command line, configuration, secrets,
-//!   failure classes, output files, progress and logging.
+//!   failure classes, output files, progress, logging and URLs fit to print.
 
 pub mod admin;
 pub mod attest;
@@ -24,6 +24,7 @@ pub mod interrupt;
 pub mod logging;
 pub mod output;
 pub mod progress;
+pub mod redact;
 pub mod sbom;
 pub mod sealing;
 pub mod secrets;

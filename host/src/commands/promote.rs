@@ -365,6 +365,9 @@ pub fn run(args: &PromoteArgs) -> Result<(), Failure> {
             ""
         },
     );
+    if let Some(note) = env.cdn_url_note(&cdn_url) {
+        eprintln!("{note}");
+    }
     let vsa = format!("{}{}", plan.target_key, summary::SUFFIX);
     print_receipt(
         args,
@@ -558,8 +561,7 @@ fn read_back(
     attested: &AttestedObject,
 ) -> Result<(), Failure> {
     let source = Source::S3 {
-        client: bucket.client().clone(),
-        bucket: bucket.name().to_string(),
+        bucket: bucket.clone(),
         key: key.to_string(),
     };
     let (sha256, size) = sha256_of(&mut ResumingReader::new(tokio, &source))

@@ -241,6 +241,9 @@ pub fn run(args: &PublishArgs) -> Result<(), Failure> {
             ""
         },
     );
+    if let Some(note) = env.cdn_url_note(&cdn_url) {
+        eprintln!("{note}");
+    }
     if args.json {
         let receipt = Receipt {
             object_key: &object_key,
