@@ -104,9 +104,7 @@ async fn open(source: &Source, offset: u64) -> Result<Opened, DownloadError> {
                 .and_then(|value| value.to_str().ok())
                 .map(str::to_string);
             let (starts_at, total) = match (status.as_u16(), content_range) {
-                (206, Some(range)) => {
-                    parse_content_range(&range).map_err(DownloadError::Fatal)?
-                }
+                (206, Some(range)) => parse_content_range(&range).map_err(DownloadError::Fatal)?,
                 // The server ignored the range: the body starts at 0.
                 _ => (0, response.content_length()),
             };

@@ -437,6 +437,8 @@ impl HttpStatus for aws_sdk_s3::config::http::HttpResponse {
 /// asked for is missing: the bucket for HeadBucket, the object for
 /// HeadObject (a HeadObject on a missing bucket answers the same 404, which
 /// is why every command asks HeadBucket first, in `Bucket::preflight`).
+/// Garage 2.5 answers exactly so; `tests/test_error_messages.py` shows the
+/// GET side.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Subject {
     Bucket,
