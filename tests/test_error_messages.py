@@ -7,25 +7,11 @@ import json
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from botocore.config import Config
 
 from conftest import BLOCK, mixed_data, publish_args
 from garage import free_port
 
 DUMP_MARKERS = ("ServiceError", "SdkBody", "raw:", "Response {")
-
-
-def presigning_client(garage):
-    import boto3
-
-    return boto3.client(
-        "s3",
-        endpoint_url=garage.endpoint,
-        aws_access_key_id=garage.access_key,
-        aws_secret_access_key=garage.secret_key,
-        region_name=garage.region,
-        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
-    )
 
 
 @pytest.fixture
@@ -42,7 +28,7 @@ def stored(cli, tmp_path, garage):
 
 
 def presign(garage, key):
-    return presigning_client(garage).generate_presigned_url(
+    return garage.boto3().generate_presigned_url(
         "get_object", Params={"Bucket": garage.bucket, "Key": key}, ExpiresIn=600)
 
 

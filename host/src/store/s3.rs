@@ -562,23 +562,21 @@ mod tests {
 
     #[test]
     fn a_missing_object_and_a_missing_bucket_are_told_apart() {
-        assert_eq!(
-            cause(404, "NoSuchKey", Subject::Object),
-            "no such object in bucket artifacts (HTTP 404 NoSuchKey)"
-        );
-        assert_eq!(
-            cause(404, "NoSuchBucket", Subject::Object),
-            "bucket artifacts does not exist at http://127.0.0.1:3900 (HTTP 404 NoSuchBucket)"
-        );
-        // A HEAD has no body: its 404 is about what it asked for.
-        assert_eq!(
-            cause(404, "", Subject::Object),
-            "no such object in bucket artifacts (HTTP 404)"
-        );
-        assert_eq!(
-            cause(404, "NotFound", Subject::Bucket),
-            "bucket artifacts does not exist at http://127.0.0.1:3900 (HTTP 404 NotFound)"
-        );
+        let no_object = "no such object in bucket artifacts";
+        let no_bucket = "bucket artifacts does not exist at http://127.0.0.1:3900";
+        // A HEAD has no body: its bare 404 is about what it asked for.
+        for (status, code, subject, expected) in [
+            (404, "NoSuchKey", Subject::Object, no_object),
+            (404, "NoSuchBucket", Subject::Object, no_bucket),
+            (404, "", Subject::Object, no_object),
+            (404, "NotFound", Subject::Bucket, no_bucket),
+        ] {
+            let http = match code {
+                "" => format!("HTTP {status}"),
+                code => format!("HTTP {status} {code}"),
+            };
+            assert_eq!(cause(status, code, subject), format!("{expected} ({http})"));
+        }
     }
 
     #[test]
