@@ -6,8 +6,10 @@
 
 use crate::config::AdminConfig;
 use crate::interrupt::{self, Interrupted};
+use crate::secrets::Key;
 use serde::Serialize;
 use std::time::Duration;
+use zeroize::Zeroizing;
 
 const ATTEMPTS: u32 = 4;
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
@@ -20,12 +22,41 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Serialize)]
 pub struct Registration<'a> {
     #[serde(flatten)]
-    pub names: &'a crate::config::Names,
-    pub cdn_url: &'a str,
-    pub sha256: &'a str,
-    /// 64 lowercase hex digits: the raw key. The only place it leaves us.
-    pub encryption_key: &'a str,
-    pub size_bytes: u64,
+    names: &'a crate::config::Names,
+    cdn_url: &'a str,
+    sha256: String,
+    /// 64 lowercase hex digits: the raw key. The only place it leaves us;
+    /// wiped when the registration is dropped.
+    #[serde(serialize_with = "as_str")]
+    encryption_key: Zeroizing<String>,
+    size_bytes: u64,
+}
+
+impl<'a> Registration<'a> {
+    /// The row for the object at `cdn_url`, sealed with `key`: built here
+    /// alone, so publish and promote cannot write it two ways.
+    pub fn of(
+        names: &'a crate::config::Names,
+        cdn_url: &'a str,
+        key: &Key,
+        sha256: &[u8; 32],
+        size_bytes: u64,
+    ) -> Self {
+        Self {
+            names,
+            cdn_url,
+            sha256: hex::encode(sha256),
+            encryption_key: key.to_hex(),
+            size_bytes,
+        }
+    }
+}
+
+fn as_str<S: serde::Serializer>(
+    text: &Zeroizing<String>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(text)
 }
 
 #[derive(Debug, thiserror::Error)]

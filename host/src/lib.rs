@@ -9,6 +9,7 @@
 //! - `attest/`: provenance (in-toto statement, DSSE, signing, checking);
 //! - `image/`: image tarballs bound to the pushed digest;
 //! - `sbom/`: software bills of materials, one cataloger per ecosystem;
+//! - `publishing/`: what publish and promote share to stay all or nothing;
 //! - `commands/`: one module per subcommand, wiring the domains together;
 //! - the rest is shared plumbing: command line, configuration, secrets,
 //!   failure classes, output files, progress, logging and URLs fit to print.
@@ -24,6 +25,7 @@ pub mod interrupt;
 pub mod logging;
 pub mod output;
 pub mod progress;
+pub mod publishing;
 pub mod redact;
 pub mod sbom;
 pub mod sealing;

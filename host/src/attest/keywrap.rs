@@ -25,7 +25,6 @@ use rustls_pki_types::{PrivatePkcs8KeyDer, SubjectPublicKeyInfoDer};
 use std::fmt;
 use zeroize::Zeroizing;
 
-pub const SUFFIX: &str = ".keywrap";
 pub const PUBLIC_KEY_VAR: &str = "PROMOTION_PUBLIC_KEY";
 pub const PUBLIC_KEY_FILE_VAR: &str = "PROMOTION_PUBLIC_KEY_FILE";
 pub const PRIVATE_KEY_VAR: &str = "PROMOTION_PRIVATE_KEY";
@@ -204,12 +203,12 @@ fn check_size(bits: usize) -> Result<(), String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::attest::keys::tests::pem;
     use aws_lc_rs::rsa::KeySize;
 
-    fn pair(size: KeySize) -> (String, String) {
+    pub(crate) fn pair(size: KeySize) -> (String, String) {
         let private = PrivateDecryptingKey::generate(size).unwrap();
         let public = private.public_key();
         (

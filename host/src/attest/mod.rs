@@ -1,26 +1,33 @@
 //! Provenance for every publish: signed statements of what an object is and
 //! how it was made, in the formats release tooling already checks.
 //!
+//! - `registry`: every kind of file beside an object (suffix, content type,
+//!   signed or not, what promotion does with it); the bottom floor;
 //! - `statement`: the in-toto Statement v1 with a SLSA Provenance v1
-//!   predicate (types, the `buildType` URI, the key commitment's context);
+//!   predicate, and its builder for one publish (key commitment, times);
+//! - `ci`: what Woodpecker's `CI_*` variables say about the run;
 //! - `dsse`: the DSSE envelope around it and its pre-authentication encoding;
 //! - `keys`: the ECDSA P-256 signing key (from the environment, zeroized,
 //!   never printed) and the public key that verifies;
-//! - `sidecars`: the files published next to the object (`.sha256`,
-//!   `.intoto.json`, `.sha256.sig`, `.keywrap`);
+//! - `sidecars`: the files a publish writes next to the object;
 //! - `keywrap`: the data key wrapped to the promotion pipeline's RSA key;
-//! - `summary`: the SLSA Verification Summary a promotion writes;
-//! - `verify`: a consumer's checks (signature, types, pins, subject).
+//! - `vsa`: the SLSA Verification Summary a promotion writes;
+//! - `verify`: the single checks (signature, types, pins, subject);
+//! - `policy`: the one verification policy that `promote` and `attest
+//!   verify` both apply, given a way to read the files beside an object.
 //!
 //! docs/provenance.md describes the formats field by field.
 
+pub mod ci;
 pub mod dsse;
 pub mod keys;
 pub mod keywrap;
+pub mod policy;
+pub mod registry;
 pub mod sidecars;
 pub mod statement;
-pub mod summary;
 pub mod verify;
+pub mod vsa;
 
 /// Why a statement, a signature or a binding is not accepted: one sentence,
 /// meant for the person who has to act on it.

@@ -5,8 +5,9 @@
 use super::Refusal;
 use super::dsse::Envelope;
 use super::keys::VerifyingKey;
-use super::sidecars::KEY_WRAP_ANNOTATION;
-use super::statement::{BUILD_TYPE, PREDICATE_TYPE, STATEMENT_TYPE, Statement};
+use super::statement::{
+    BUILD_TYPE, KEY_WRAP_ANNOTATION, PREDICATE_TYPE, STATEMENT_TYPE, Statement,
+};
 
 /// Values the statement must hold exactly; `None` is not checked.
 #[derive(Debug, Default)]
@@ -29,7 +30,7 @@ impl Pins {
     }
 }
 
-pub struct Policy {
+pub struct Trust {
     /// Without a key, signatures are not checked (only with `allow_unsigned`).
     pub public_key: Option<VerifyingKey>,
     /// Accept an envelope with no signatures at all.
@@ -46,25 +47,25 @@ pub enum Signed {
     NotChecked,
 }
 
-/// Checks the envelope and the statement in it against `policy`.
-pub fn check_envelope(bytes: &[u8], policy: &Policy) -> Result<(Statement, Signed), Refusal> {
-    let (payload, signed) = open_envelope(bytes, policy)?;
+/// Checks the envelope and the statement in it against `trust`.
+pub fn check_envelope(bytes: &[u8], trust: &Trust) -> Result<(Statement, Signed), Refusal> {
+    let (payload, signed) = open_envelope(bytes, trust)?;
     let statement: Statement = serde_json::from_slice(&payload).map_err(|err| {
         Refusal::new(format!(
             "the payload is not a publish-artifact provenance statement: {err}"
         ))
     })?;
     check_types(&statement)?;
-    check_pins(&statement, &policy.pins)?;
+    check_pins(&statement, &trust.pins)?;
     Ok((statement, signed))
 }
 
-/// The payload of a DSSE envelope whose signature `policy` accepts.
-pub fn open_envelope(bytes: &[u8], policy: &Policy) -> Result<(Vec<u8>, Signed), Refusal> {
+/// The payload of a DSSE envelope whose signature `trust` accepts.
+pub fn open_envelope(bytes: &[u8], trust: &Trust) -> Result<(Vec<u8>, Signed), Refusal> {
     let envelope = Envelope::parse(bytes)?;
     let payload = envelope.payload()?;
-    let signed = match (&policy.public_key, envelope.signatures.is_empty()) {
-        (_, true) if policy.allow_unsigned => Signed::NotChecked,
+    let signed = match (&trust.public_key, envelope.signatures.is_empty()) {
+        (_, true) if trust.allow_unsigned => Signed::NotChecked,
         (_, true) => {
             return Err(Refusal::new(
                 "the statement is not signed (pass --allow-unsigned to accept that)",
@@ -77,7 +78,7 @@ pub fn open_envelope(bytes: &[u8], policy: &Policy) -> Result<(Vec<u8>, Signed),
                 key.keyid()
             )));
         }
-        (None, false) if policy.allow_unsigned => Signed::NotChecked,
+        (None, false) if trust.allow_unsigned => Signed::NotChecked,
         (None, false) => {
             return Err(Refusal::new(
                 "no public key to check the signature with: give --public-key",
@@ -179,7 +180,7 @@ pub struct AttestedObject {
     pub name: String,
     pub sha256: [u8; 32],
     pub size: u64,
-    /// HMAC-SHA256 of the object digest under the data key (`sidecars::key_commitment`).
+    /// HMAC-SHA256 of the object digest under the data key (`statement::key_commitment`).
     pub key_commitment: [u8; 32],
     /// The promotion key the data key was wrapped to, when it was.
     pub key_wrap_public_key_sha256: Option<String>,
@@ -261,7 +262,7 @@ mod tests {
     fn signature_pins_and_subject_are_each_checked() {
         let (private, public) = key_pair_pem();
         let signer = SigningKey::from_pem(private.as_bytes()).unwrap();
-        let policy = |pins| Policy {
+        let policy = |pins| Trust {
             public_key: Some(VerifyingKey::from_pem(public.as_bytes()).unwrap()),
             allow_unsigned: false,
             pins,
@@ -294,7 +295,7 @@ mod tests {
 
         let unsigned = envelope(&statement_json("dev"), None);
         assert!(check_envelope(&unsigned, &policy(Pins::default())).is_err());
-        let lenient = Policy {
+        let lenient = Trust {
             allow_unsigned: true,
             ..policy(Pins::default())
         };

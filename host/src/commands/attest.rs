@@ -5,18 +5,16 @@
 //! as; its verification summary (`.vsa.intoto.json`) then vouches that this
 //! object, under this key, is that one.
 
-use super::{download_source, open_input, print_json, sha256_of};
+use super::{denied, download_source, open_input, print_json, refused, sha256_of};
 use crate::attest::Refusal;
 use crate::attest::keys::VerifyingKey;
-use crate::attest::sidecars::STATEMENT_SUFFIX;
-use crate::attest::statement::Statement;
-use crate::attest::summary::{self, Expected, check_summary};
-use crate::attest::verify::{self, Pins, Policy, Signed};
+use crate::attest::policy::{Measured, Placement, Policy, Verdict};
+use crate::attest::registry::SidecarKind;
+use crate::attest::verify::{Pins, Signed, Trust};
 use crate::cli::{AttestCommand, AttestVerifyArgs};
 use crate::failure::{Class, ClassExt, Failure};
 use crate::store::download::{ResumingReader, Source};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::path::PathBuf;
 
@@ -27,10 +25,6 @@ pub fn run(command: &AttestCommand) -> Result<(), Failure> {
     match command {
         AttestCommand::Verify(args) => run_verify(args),
     }
-}
-
-fn refused(refusal: Refusal) -> Failure {
-    Failure::new(Class::Attestation, refusal)
 }
 
 #[derive(Serialize)]
@@ -67,6 +61,86 @@ enum Location {
 }
 
 fn run_verify(args: &AttestVerifyArgs) -> Result<(), Failure> {
+    let trust = trust_of(args)?;
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .class(Class::Internal)?;
+    let object = match &args.object.file {
+        Some(path) => Location::File(path.clone()),
+        None => Location::Remote(download_source(
+            args.object.url.as_deref(),
+            args.object.object_key.as_deref(),
+            &tokio,
+        )?),
+    };
+    let beside = |kind: SidecarKind| -> Result<Location, Failure> {
+        match &object {
+            Location::File(path) => {
+                let mut beside = path.clone().into_os_string();
+                beside.push(kind.suffix());
+                Ok(Location::File(beside.into()))
+            }
+            Location::Remote(_) => remote_beside(args, kind.suffix(), &tokio),
+        }
+    };
+    let statement_location = match &args.statement {
+        Some(path) => Location::File(path.clone()),
+        None => beside(SidecarKind::Statement)?,
+    };
+    // A local file's summary is only the one given; a remote object's
+    // sits beside it.
+    let summary_location = match (&args.vsa, &object) {
+        (Some(path), _) => Some(Location::File(path.clone())),
+        (None, Location::Remote(_)) => Some(beside(SidecarKind::Summary)?),
+        (None, Location::File(_)) => None,
+    };
+    let signature_location = beside(SidecarKind::ChecksumSignature)?;
+    let url_path = args.object.url.as_deref().map(url_path);
+    let placement = match (&object, &args.object.object_key, &url_path) {
+        (Location::File(_), _, _) => Placement::File,
+        (_, Some(key), _) => Placement::Key(key),
+        (_, None, Some(path)) => Placement::UrlPath(path),
+        (_, None, None) => unreachable!("clap requires --file, --url or --object-key"),
+    };
+    let mut read = |kind: SidecarKind| match kind {
+        SidecarKind::Statement => read_statement(&statement_location, &tokio).map(Some),
+        SidecarKind::Summary => match &summary_location {
+            Some(location) => read_if_present(location, &tokio),
+            None => Ok(None),
+        },
+        SidecarKind::ChecksumSignature => read_if_present(&signature_location, &tokio),
+        // Rewritten from the provenance's facts, or only for promotion.
+        SidecarKind::Checksum | SidecarKind::KeyWrap => Ok(None),
+    };
+    let measure = || {
+        hash_object(&object, &tokio).map(|(sha256, size)| Measured {
+            sha256: Some(sha256),
+            size,
+        })
+    };
+    let policy = Policy {
+        trust: &trust,
+        placement,
+        promotion: None,
+    };
+    let verdict = policy.decide(&mut read, measure).map_err(denied)?;
+    let vsa = verdict
+        .summary
+        .as_ref()
+        .and(summary_location.as_ref())
+        .map(describe);
+    report(
+        &verdict,
+        describe(&object),
+        describe(&statement_location),
+        vsa,
+    );
+    Ok(())
+}
+
+/// The trusted key from `--public-key`, or none with `--allow-unsigned`.
+fn trust_of(args: &AttestVerifyArgs) -> Result<Trust, Failure> {
     if args.public_key.is_none() && !args.allow_unsigned {
         return Err(Failure::new(
             Class::Usage,
@@ -89,86 +163,29 @@ fn run_verify(args: &AttestVerifyArgs) -> Result<(), Failure> {
                 .class(Class::Usage)
         })
         .transpose()?;
-    let policy = Policy {
+    Ok(Trust {
         public_key,
         allow_unsigned: args.allow_unsigned,
         pins: Pins::new(&args.pins, args.stage.clone()),
-    };
-    let tokio = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .class(Class::Internal)?;
-    let object = match &args.object.file {
-        Some(path) => Location::File(path.clone()),
-        None => Location::Remote(download_source(
-            args.object.url.as_deref(),
-            args.object.object_key.as_deref(),
-            &tokio,
-        )?),
-    };
-    let statement_location = match (&args.statement, &object) {
-        (Some(path), _) => Location::File(path.clone()),
-        (None, Location::File(path)) => {
-            let mut beside = path.clone().into_os_string();
-            beside.push(STATEMENT_SUFFIX);
-            Location::File(beside.into())
-        }
-        (None, Location::Remote(_)) => remote_beside(args, STATEMENT_SUFFIX, &tokio)?,
-    };
+    })
+}
 
-    let envelope = read_statement(&statement_location, &tokio)?;
-    let (statement, signed) = verify::check_envelope(&envelope, &policy).map_err(refused)?;
-    let (sha256, size_bytes) = hash_object(&object, &tokio)?;
-    // A file may have been renamed; a key or URL names the object itself.
-    let object_key = match &object {
-        Location::File(_) => None,
-        Location::Remote(_) => Some(remote_object_key(args, &statement)),
-    };
-    let published_as = statement
-        .object()
-        .and_then(|s| s.name.clone())
-        .unwrap_or_default();
-    let summary_location = match (&args.vsa, &object_key) {
-        (Some(path), _) => Some(Location::File(path.clone())),
-        (None, Some(key)) if *key != published_as => {
-            Some(remote_beside(args, summary::SUFFIX, &tokio)?)
-        }
-        (None, _) => None,
-    };
-    let promoted = match summary_location {
-        None => {
-            verify::check_object(&statement, &sha256, object_key.as_deref()).map_err(refused)?;
-            None
-        }
-        Some(location) => {
-            verify::check_object(&statement, &sha256, None).map_err(refused)?;
-            let summary = check_promotion(
-                &location,
-                &envelope,
-                &policy,
-                object_key
-                    .as_deref()
-                    .map(|key| (key, args.object.url.is_some())),
-                (&sha256, &published_as),
-                &tokio,
-            )?;
-            Some(Promoted {
-                vsa: describe(&location),
-                published_as: published_as.clone(),
-                verifier: summary.predicate.verifier.id,
-                time_verified: summary.predicate.time_verified,
-            })
-        }
-    };
-
-    let signed_by = match &signed {
+/// The summary line on stderr and the `--json` report on stdout.
+fn report(verdict: &Verdict, object: String, statement_at: String, vsa: Option<String>) {
+    let statement = &verdict.statement;
+    let published_as = verdict.attested.name.clone();
+    let promoted = verdict.summary.as_ref().map(|(summary, _)| Promoted {
+        vsa: vsa.unwrap_or_default(),
+        published_as: published_as.clone(),
+        verifier: summary.predicate.verifier.id.clone(),
+        time_verified: summary.predicate.time_verified.clone(),
+    });
+    let signed_by = match &verdict.signed {
         Signed::By(keyid) => Some(keyid.as_str()),
         Signed::NotChecked => None,
     };
-    let external = statement.external();
     eprintln!(
-        "verified {}: its SHA-256 is the statement's subject {published_as}{}, {}",
-        describe(&object),
+        "verified {object}: its SHA-256 is the statement's subject {published_as}{}, {}",
         match &promoted {
             Some(promoted) => format!(
                 ", promoted as its verification summary {} says",
@@ -181,11 +198,12 @@ fn run_verify(args: &AttestVerifyArgs) -> Result<(), Failure> {
             None => "signature NOT checked (--allow-unsigned)".into(),
         }
     );
+    let external = statement.external();
     print_json(&Report {
-        object: describe(&object),
-        statement: describe(&statement_location),
-        sha256: hex::encode(sha256),
-        size_bytes,
+        object,
+        statement: statement_at,
+        sha256: hex::encode(verdict.attested.sha256),
+        size_bytes: verdict.attested.size,
         signed_by,
         object_key: statement.object().and_then(|s| s.name.as_deref()),
         dev_stage: &external.dev_stage,
@@ -195,37 +213,14 @@ fn run_verify(args: &AttestVerifyArgs) -> Result<(), Failure> {
         image: external.image_ref.as_deref(),
         promoted,
     });
-    Ok(())
 }
 
-/// Checks the verification summary that makes a promoted object the one
-/// its provenance names: signed under the same policy, about this object
-/// key and digest, decided on this very statement. `object_key` is the key
-/// given, or for a URL (`true`) its path, which must end with the summary's key.
-fn check_promotion(
-    location: &Location,
-    envelope: &[u8],
-    policy: &Policy,
-    object_key: Option<(&str, bool)>,
-    (sha256, published_as): (&[u8; 32], &str),
-    tokio: &tokio::runtime::Runtime,
-) -> Result<summary::Summary, Failure> {
-    let bytes = read_statement(location, tokio).map_err(|failure| {
-        refused(Refusal::new(format!(
-            "the statement names {published_as}, and no verification summary of a promotion \
-             vouches for this object ({:#})",
-            failure.error
-        )))
-    })?;
-    let expected = match object_key {
-        Some((key, false)) => Expected::Key(key),
-        Some((path, true)) => Expected::UrlPath(path),
-        None => Expected::Any,
-    };
-    let statement_sha256: [u8; 32] = Sha256::digest(envelope).into();
-    check_summary(&bytes, policy, expected, sha256, &statement_sha256)
-        .map(|(summary, _)| summary)
-        .map_err(refused)
+/// The path of a URL (`/bucket/dev/x.enc`), or the text itself if it is
+/// none (clap's value was already checked to parse).
+fn url_path(url: &str) -> String {
+    reqwest::Url::parse(url)
+        .map(|url| url.path().to_string())
+        .unwrap_or_else(|_| url.to_string())
 }
 
 /// The file `suffix` names beside the remote object (`--url` or
@@ -258,29 +253,6 @@ fn beside_url(url: &str, suffix: &str) -> String {
             parsed.to_string()
         }
         Err(_) => format!("{url}{suffix}"),
-    }
-}
-
-/// The object key a remote object stands for: `--object-key`, or for a URL
-/// the statement's subject when the URL's path ends with it.
-fn remote_object_key(args: &AttestVerifyArgs, statement: &Statement) -> String {
-    if let Some(key) = &args.object.object_key {
-        return key.clone();
-    }
-    let subject = statement
-        .object()
-        .and_then(|s| s.name.clone())
-        .unwrap_or_default();
-    let path = args
-        .object
-        .url
-        .as_deref()
-        .and_then(|url| reqwest::Url::parse(url).ok())
-        .map(|url| url.path().to_string())
-        .unwrap_or_default();
-    match path.ends_with(&format!("/{subject}")) {
-        true => subject,
-        false => path.trim_start_matches('/').to_string(),
     }
 }
 
@@ -317,6 +289,20 @@ fn read_statement(
         ))));
     }
     Ok(bytes)
+}
+
+/// A file that may be absent: `None` when it is not there.
+fn read_if_present(
+    location: &Location,
+    tokio: &tokio::runtime::Runtime,
+) -> Result<Option<Vec<u8>>, Failure> {
+    match location {
+        Location::File(path) if !path.exists() => Ok(None),
+        Location::File(_) => read_statement(location, tokio).map(Some),
+        Location::Remote(source) => tokio
+            .block_on(source.get_if_present(MAX_STATEMENT))
+            .class(Class::Storage),
+    }
 }
 
 /// SHA-256 and length of the object, read streaming.

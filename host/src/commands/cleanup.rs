@@ -2,11 +2,12 @@
 //! publish killed without warning (kill -9, a power cut) left behind. It
 //! touches nothing else: no object, no upload younger than `--older-than`.
 
-use super::{async_runtime, usage};
+use super::usage;
 use crate::cli::CleanupArgs;
 use crate::config::{self, S3Config};
 use crate::failure::{Class, ClassExt, Failure};
 use crate::interrupt;
+use crate::publishing::async_runtime;
 use crate::store::cleanup::leftovers;
 use crate::store::s3::Bucket;
 

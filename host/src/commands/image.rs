@@ -8,7 +8,7 @@
 use super::{open_input, print_json};
 use crate::cli::{ImageCommand, ImageVerifyArgs};
 use crate::failure::{Class, ClassExt, Failure};
-use crate::image::{Expectation, ImageRef};
+use crate::publishing::provenance::expectation;
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -24,31 +24,6 @@ struct Summary {
     image: String,
     tag: Option<String>,
     config_digest: String,
-}
-
-/// The flags of a binding, checked before the tarball is read: the
-/// reference parses (usage), the manifest files are readable (input) and
-/// one of them hashes to the reference's digest (attestation).
-pub fn expectation(
-    image_ref: &str,
-    manifests: &[PathBuf],
-    tag: Option<String>,
-    architecture: Option<&str>,
-) -> Result<Expectation, Failure> {
-    let reference = ImageRef::parse(image_ref)
-        .map_err(|why| anyhow::anyhow!(why))
-        .class(Class::Usage)?;
-    let files = manifests
-        .iter()
-        .map(|path| {
-            std::fs::read(path)
-                .map_err(|err| {
-                    anyhow::anyhow!("cannot read --image-manifest {}: {err}", path.display())
-                })
-                .class(Class::Input)
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    Expectation::new(reference, &files, tag, architecture).class(Class::Attestation)
 }
 
 fn run_verify(args: &ImageVerifyArgs) -> Result<(), Failure> {

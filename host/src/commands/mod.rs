@@ -7,11 +7,9 @@ pub mod guest;
 pub mod image;
 pub mod open;
 pub mod promote;
-pub mod provenance;
 pub mod publish;
 pub mod seal;
 pub mod selftest;
-pub mod staging;
 pub mod verify;
 
 use crate::failure::{Class, ClassExt, Failure};
@@ -61,37 +59,19 @@ pub fn usage(message: impl Into<String>) -> Failure {
     Failure::new(Class::Usage, anyhow::anyhow!(message.into()))
 }
 
-/// The async runtime of a command that talks to S3 or the admin API. Two
-/// workers: the uploads and the registration never need more, and the
-/// cores are the sealing pipeline's.
-pub fn async_runtime() -> Result<AsyncRuntime, Failure> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map(|runtime| AsyncRuntime(Some(runtime)))
-        .class(Class::Internal)
+/// A refusal of provenance or a binding: exit 9.
+pub fn refused(refusal: crate::attest::Refusal) -> Failure {
+    Failure::new(Class::Attestation, refusal)
 }
 
-/// A tokio runtime that, when dropped, waits for its tasks at most a
-/// moment: tokio's own drop waits for every blocking task (a DNS lookup
-/// stuck in getaddrinfo, say) for as long as it takes, which would keep a
-/// failed command from exiting.
-pub struct AsyncRuntime(Option<tokio::runtime::Runtime>);
-
-impl std::ops::Deref for AsyncRuntime {
-    type Target = tokio::runtime::Runtime;
-
-    fn deref(&self) -> &Self::Target {
-        self.0.as_ref().expect("present until dropped")
-    }
-}
-
-impl Drop for AsyncRuntime {
-    fn drop(&mut self) {
-        if let Some(runtime) = self.0.take() {
-            runtime.shutdown_timeout(std::time::Duration::from_millis(500));
-        }
+/// The exit an untrusted object gets: 9 for a refusal, 6 for an object
+/// that is not the attested one, the read's own for a file not read.
+pub fn denied(denial: crate::attest::policy::Denial<Failure>) -> Failure {
+    use crate::attest::policy::Denial;
+    match denial {
+        Denial::Refused(refusal) => refused(refusal),
+        Denial::NotTheObject(sentence) => Failure::new(Class::Integrity, anyhow::anyhow!(sentence)),
+        Denial::Unreadable(failure) => failure,
     }
 }
 

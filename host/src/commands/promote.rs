@@ -24,29 +24,27 @@
 //!
 //! Any failure after step 6 removes what was written (`staging`).
 
-use super::staging::{claim, not_interrupted, put_sidecars, settle, stoppable, taken, undo};
-use super::{async_runtime, human_bytes, print_json, sha256_of, usage};
+use super::{denied, human_bytes, print_json, sha256_of, usage};
 use crate::admin::{self, Registration};
-use crate::attest::Refusal;
+use crate::attest::ci::ci_builder_id;
 use crate::attest::keys::{SigningKey, VerifyingKey};
-use crate::attest::keywrap::{self, UnwrappingKey};
-use crate::attest::sidecars::{
-    SIGNATURE_SUFFIX, STATEMENT_SUFFIX, Sidecar, ci_builder_id, key_commitment, rfc3339,
-    sha256_line,
-};
-use crate::attest::summary::{
-    self, Expected, LOCAL_VERIFIER, Promotion, PromotionPolicy, check_summary, input_attestation,
-};
-use crate::attest::verify::{
-    AttestedObject, Pins, Policy, Signed, attested_object, check_envelope,
-};
+use crate::attest::keywrap::UnwrappingKey;
+use crate::attest::policy::{self, Measured, Placement, Policy, Verdict};
+use crate::attest::registry::SidecarKind;
+use crate::attest::sidecars::Sidecar;
+use crate::attest::statement::rfc3339;
+use crate::attest::verify::{AttestedObject, Pins, Signed, Trust};
+use crate::attest::vsa::{self, LOCAL_VERIFIER, Promotion, PromotionPolicy, input_attestation};
 use crate::cli::PromoteArgs;
 use crate::config::{self, Environment, Names, S3Config};
 use crate::failure::{Class, ClassExt, Failure};
+use crate::publishing::staging::{
+    claim, not_interrupted, put_sidecars, settle, stoppable, taken, undo,
+};
+use crate::publishing::{AsyncRuntime, async_runtime};
 use crate::secrets::Key;
 use crate::store::download::{ResumingReader, Source};
 use crate::store::s3::Bucket;
-use base64::Engine;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -68,7 +66,7 @@ struct Receipt<'a> {
     replaced: bool,
     statement: StatementReceipt<'a>,
     /// The summary the source carried (a promoted source), if any.
-    from_vsa: Option<&'a str>,
+    from_vsa: Option<String>,
     vsa: Option<String>,
     sidecars: Vec<String>,
     registration_attempts: u32,
@@ -151,16 +149,11 @@ impl Plan {
             stages,
         })
     }
-
-    /// The object key this version has at `stage`.
-    fn key_at(&self, stage: &str) -> String {
-        self.names.at_stage(stage).object_key()
-    }
 }
 
 /// The keys promotion needs, all read before anything is fetched.
 struct Keys {
-    policy: Policy,
+    trust: Trust,
     unwrapping: UnwrappingKey,
     /// Signs the summary; not needed for a dry run.
     signer: Option<SigningKey>,
@@ -178,7 +171,7 @@ impl Keys {
             ));
         }
         Ok(Self {
-            policy: Policy {
+            trust: Trust {
                 public_key: Some(public_key),
                 allow_unsigned: false,
                 pins: Pins::new(&args.pins, None),
@@ -189,7 +182,7 @@ impl Keys {
     }
 
     fn keyid(&self) -> &str {
-        self.policy
+        self.trust
             .public_key
             .as_ref()
             .map(VerifyingKey::keyid)
@@ -197,20 +190,35 @@ impl Keys {
     }
 }
 
-/// A source that passed every check.
+/// A source that passed every check, and the key it was sealed with.
 struct Verified {
-    statement_bytes: Vec<u8>,
-    attested: AttestedObject,
-    signed_by: String,
-    /// The source's own summary, when it was promoted: (key, bytes).
-    summary: Option<(String, Vec<u8>)>,
+    verdict: Verdict,
     key: Key,
     keywrap: Vec<u8>,
-    signature: Option<Vec<u8>>,
+    signed_by: String,
 }
 
-fn refused(refusal: Refusal) -> Failure {
-    Failure::new(Class::Attestation, refusal)
+impl Verified {
+    fn new(mut verdict: Verdict) -> Self {
+        let Signed::By(signed_by) = &verdict.signed else {
+            unreachable!("promotion never accepts unsigned provenance")
+        };
+        let signed_by = signed_by.clone();
+        let (key, keywrap) = verdict
+            .key
+            .take()
+            .expect("a promotion's policy unwraps the key");
+        Self {
+            verdict,
+            key,
+            keywrap,
+            signed_by,
+        }
+    }
+
+    fn attested(&self) -> &AttestedObject {
+        &self.verdict.attested
+    }
 }
 
 pub fn run(args: &PromoteArgs) -> Result<(), Failure> {
@@ -221,108 +229,27 @@ pub fn run(args: &PromoteArgs) -> Result<(), Failure> {
         true => None,
         false => Some(Environment::load(config::lookup).map_err(usage)?),
     };
-    let s3_alone;
-    let s3 = match &env {
-        Some(env) => &env.s3,
-        None => {
-            s3_alone = S3Config::load(config::lookup).map_err(usage)?;
-            &s3_alone
-        }
+    let bucket = match &env {
+        Some(env) => Bucket::new(&env.s3),
+        None => Bucket::new(&S3Config::load(config::lookup).map_err(usage)?),
     };
     let keys = Keys::load(args)?;
     let tokio = async_runtime()?;
-    let bucket = Bucket::new(s3);
-    let run_id = admin::idempotency_key().class(Class::Internal)?;
-
     let verified = verify_source(&tokio, &bucket, &plan, &keys)?;
-    let attested = &verified.attested;
-    let sha256 = hex::encode(attested.sha256);
-
-    if args.dry_run {
-        let occupied = tokio
-            .block_on(stoppable(bucket.head(&plan.target_key)))
-            .class(Class::Storage)?
-            .is_some();
-        if occupied && !args.replace {
-            return Err(taken(&bucket, &plan.target_key, ""));
-        }
-        eprintln!(
-            "dry run: {} ({}, sha256 {}) passes every check and would be promoted to {}{}",
-            plan.source_key,
-            human_bytes(attested.size),
-            &sha256[..16],
-            plan.target_key,
-            if occupied { ", replacing it" } else { "" },
-        );
-        print_receipt(
-            args,
-            &plan,
-            &bucket,
-            &verified,
-            None,
-            Vec::new(),
-            (0, occupied),
-            started,
-        );
-        return Ok(());
-    }
-    let env = env.expect("loaded unless a dry run");
+    let Some(env) = env else {
+        return dry_run(args, &plan, &tokio, &bucket, &verified, started);
+    };
     let signer = keys.signer.as_ref().expect("loaded unless a dry run");
-
+    let run_id = admin::idempotency_key().class(Class::Internal)?;
     let mut staged = claim(&tokio, &bucket, &plan.target_key, args.replace, &run_id, "")?;
     // From here the target key may hold our copy: undoing removes it (or
     // puts a replaced object back) whether or not the copy completed.
     staged.uploaded();
-    let copied = tokio
-        .block_on(stoppable(bucket.copy(
-            &plan.source_key,
-            &plan.target_key,
-            attested.size,
-        )))
-        .class(Class::Storage)
-        .and_then(|()| read_back(&tokio, &bucket, &plan.target_key, attested));
-    if let Err(failure) = copied {
+    if let Err(failure) = copy_checked(&tokio, &bucket, &plan, verified.attested()) {
         return Err(undo(&tokio, staged, failure));
     }
-
-    let cdn_url = env.cdn_url(&plan.target_key);
-    let mut inputs = vec![input_attestation(
-        &env.cdn_url(&format!("{}{STATEMENT_SUFFIX}", plan.source_key)),
-        &verified.statement_bytes,
-    )];
-    if let Some((summary_key, summary_bytes)) = &verified.summary {
-        inputs.push(input_attestation(&env.cdn_url(summary_key), summary_bytes));
-    }
-    let policy = PromotionPolicy {
-        from: plan.from.clone(),
-        to: plan.to.clone(),
-        stages: plan.stages.clone(),
-        require_summary_for: plan.require_vsa_for.clone(),
-        attestation_public_key_sha256: keys.keyid().to_string(),
-        pins: pins_of(&keys.policy.pins),
-    };
-    let summary_bytes = summary::signed_summary(
-        &Promotion {
-            object_key: &plan.target_key,
-            object_sha256: &attested.sha256,
-            resource_uri: &cdn_url,
-            policy: &policy,
-            inputs,
-            verifier_id: ci_builder_id(&|name| std::env::var(name).ok())
-                .unwrap_or_else(|| LOCAL_VERIFIER.into()),
-            time_verified: rfc3339(SystemTime::now()),
-        },
-        signer,
-    );
-    // The sidecars are written from the bytes that were checked, not copied
-    // from the source: what lands beside the copy is what was verified.
-    let mut sidecars = vec![
-        Sidecar::checksum(&plan.target_key, &attested.sha256),
-        Sidecar::statement(verified.statement_bytes.clone()),
-        Sidecar::key_wrap(verified.keywrap.clone()),
-    ];
-    sidecars.extend(verified.signature.clone().map(Sidecar::checksum_signature));
-    sidecars.push(Sidecar::summary(summary_bytes));
+    let summary = summary_of_promotion(&plan, &keys, &env, &verified, signer);
+    let sidecars = carried_sidecars(&plan, &verified, summary);
     let written = match put_sidecars(
         &tokio,
         &bucket,
@@ -334,41 +261,24 @@ pub fn run(args: &PromoteArgs) -> Result<(), Failure> {
         Ok(written) => written,
         Err(err) => return Err(undo(&tokio, staged, Failure::new(Class::Storage, err))),
     };
-
-    let http = admin::client().class(Class::Internal)?;
-    let key_hex = verified.key.to_hex();
-    let registration = Registration {
-        names: &plan.names,
-        cdn_url: &cdn_url,
-        sha256: &sha256,
-        encryption_key: &key_hex,
-        size_bytes: attested.size,
-    };
-    let registered = tokio.block_on(admin::register(&http, &env.admin, &registration, &run_id));
-    drop(key_hex);
-    let settled = settle(&tokio, staged, registered)?;
-    eprintln!(
-        "promoted {} to {} ({}, sha256 {}): the same bytes under the same key, verified by \
-         its signed provenance{}, registered at the admin API{}",
-        plan.source_key,
-        plan.target_key,
-        human_bytes(attested.size),
-        &sha256[..16],
-        match verified.summary {
-            Some(_) =>
-                " and the verification summary of its promotion to ".to_string() + &plan.from,
-            None => String::new(),
-        },
-        if settled.1 {
-            ", replacing the object that was there"
-        } else {
-            ""
-        },
+    let cdn_url = env.cdn_url(&plan.target_key);
+    let attested = verified.attested();
+    let registration = Registration::of(
+        &plan.names,
+        &cdn_url,
+        &verified.key,
+        &attested.sha256,
+        attested.size,
     );
+    let http = admin::client().class(Class::Internal)?;
+    let registered = tokio.block_on(admin::register(&http, &env.admin, &registration, &run_id));
+    drop(registration);
+    let settled = settle(&tokio, staged, registered)?;
+    say_promoted(&plan, &verified, settled.1);
     if let Some(note) = env.cdn_url_note(&cdn_url) {
         eprintln!("{note}");
     }
-    let vsa = format!("{}{}", plan.target_key, summary::SUFFIX);
+    let vsa = SidecarKind::Summary.key_beside(&plan.target_key);
     print_receipt(
         args,
         &plan,
@@ -382,20 +292,172 @@ pub fn run(args: &PromoteArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Steps 2 to 5: everything about the source, before anything is written.
+/// `--dry-run`: every check, and whether the target is free; nothing written.
+fn dry_run(
+    args: &PromoteArgs,
+    plan: &Plan,
+    tokio: &AsyncRuntime,
+    bucket: &Bucket,
+    verified: &Verified,
+    started: Instant,
+) -> Result<(), Failure> {
+    let occupied = tokio
+        .block_on(stoppable(bucket.head(&plan.target_key)))
+        .class(Class::Storage)?
+        .is_some();
+    if occupied && !args.replace {
+        return Err(taken(bucket, &plan.target_key, ""));
+    }
+    let attested = verified.attested();
+    eprintln!(
+        "dry run: {} ({}, sha256 {}) passes every check and would be promoted to {}{}",
+        plan.source_key,
+        human_bytes(attested.size),
+        &hex::encode(attested.sha256)[..16],
+        plan.target_key,
+        if occupied { ", replacing it" } else { "" },
+    );
+    print_receipt(
+        args,
+        plan,
+        bucket,
+        verified,
+        None,
+        Vec::new(),
+        (0, occupied),
+        started,
+    );
+    Ok(())
+}
+
+/// Step 7: the server-side copy, read back.
+fn copy_checked(
+    tokio: &AsyncRuntime,
+    bucket: &Bucket,
+    plan: &Plan,
+    attested: &AttestedObject,
+) -> Result<(), Failure> {
+    tokio
+        .block_on(stoppable(bucket.copy(
+            &plan.source_key,
+            &plan.target_key,
+            attested.size,
+        )))
+        .class(Class::Storage)
+        .and_then(|()| read_back(tokio, bucket, &plan.target_key, attested))
+}
+
+/// The signed verification summary this promotion writes: decided on the
+/// source's provenance and, for a promoted source, its summary.
+fn summary_of_promotion(
+    plan: &Plan,
+    keys: &Keys,
+    env: &Environment,
+    verified: &Verified,
+    signer: &SigningKey,
+) -> Vec<u8> {
+    let verdict = &verified.verdict;
+    let mut inputs = vec![input_attestation(
+        &env.cdn_url(&SidecarKind::Statement.key_beside(&plan.source_key)),
+        &verdict.statement_bytes,
+    )];
+    if let Some((_, bytes)) = &verdict.summary {
+        let key = SidecarKind::Summary.key_beside(&plan.source_key);
+        inputs.push(input_attestation(&env.cdn_url(&key), bytes));
+    }
+    let policy = PromotionPolicy {
+        from: plan.from.clone(),
+        to: plan.to.clone(),
+        stages: plan.stages.clone(),
+        require_summary_for: plan.require_vsa_for.clone(),
+        attestation_public_key_sha256: keys.keyid().to_string(),
+        pins: pins_of(&keys.trust.pins),
+    };
+    vsa::signed_summary(
+        &Promotion {
+            object_key: &plan.target_key,
+            object_sha256: &verified.attested().sha256,
+            resource_uri: &env.cdn_url(&plan.target_key),
+            policy: &policy,
+            inputs,
+            verifier_id: ci_builder_id(&|name| std::env::var(name).ok())
+                .unwrap_or_else(|| LOCAL_VERIFIER.into()),
+            time_verified: rfc3339(SystemTime::now()),
+        },
+        signer,
+    )
+}
+
+/// Step 8: what lands beside the copy, from the bytes that were checked
+/// (not copied from the source), every kind as the registry says.
+fn carried_sidecars(plan: &Plan, verified: &Verified, summary: Vec<u8>) -> Vec<Sidecar> {
+    let verdict = &verified.verdict;
+    let carried = |kind| match kind {
+        SidecarKind::Statement => Some(verdict.statement_bytes.clone()),
+        SidecarKind::ChecksumSignature => verdict.signature.clone(),
+        SidecarKind::KeyWrap => Some(verified.keywrap.clone()),
+        SidecarKind::Checksum | SidecarKind::Summary => None,
+    };
+    beside_the_copy(
+        &plan.target_key,
+        &verified.attested().sha256,
+        carried,
+        summary,
+    )
+}
+
+/// Every kind, as the registry says promotion treats it: rewritten for the
+/// target, carried from the checked source, or made by this promotion.
+fn beside_the_copy(
+    target_key: &str,
+    sha256: &[u8; 32],
+    carried: impl Fn(SidecarKind) -> Option<Vec<u8>>,
+    summary: Vec<u8>,
+) -> Vec<Sidecar> {
+    let mut summary = Some(summary);
+    SidecarKind::ALL
+        .into_iter()
+        .filter_map(|kind| match kind {
+            SidecarKind::Checksum => Some(Sidecar::checksum(target_key, sha256)),
+            SidecarKind::Statement | SidecarKind::ChecksumSignature | SidecarKind::KeyWrap => {
+                carried(kind).map(|bytes| Sidecar::new(kind, bytes))
+            }
+            SidecarKind::Summary => summary.take().map(|bytes| Sidecar::new(kind, bytes)),
+        })
+        .collect()
+}
+
+fn say_promoted(plan: &Plan, verified: &Verified, replaced: bool) {
+    let attested = verified.attested();
+    eprintln!(
+        "promoted {} to {} ({}, sha256 {}): the same bytes under the same key, verified by \
+         its signed provenance{}, registered at the admin API{}",
+        plan.source_key,
+        plan.target_key,
+        human_bytes(attested.size),
+        &hex::encode(attested.sha256)[..16],
+        match verified.verdict.summary {
+            Some(_) =>
+                " and the verification summary of its promotion to ".to_string() + &plan.from,
+            None => String::new(),
+        },
+        if replaced {
+            ", replacing the object that was there"
+        } else {
+            ""
+        },
+    );
+}
+
+/// Steps 2 to 5: everything about the source, before anything is written,
+/// as the one verification policy decides.
 fn verify_source(
-    tokio: &super::AsyncRuntime,
+    tokio: &AsyncRuntime,
     bucket: &Bucket,
     plan: &Plan,
     keys: &Keys,
 ) -> Result<Verified, Failure> {
     let source = &plan.source_key;
-    let get = |key: String| {
-        tokio
-            .block_on(stoppable(bucket.get_small(&key, SIDECAR_LIMIT)))
-            .class(Class::Storage)
-            .map(|found| (key, found))
-    };
     let head = tokio
         .block_on(stoppable(async {
             bucket.preflight().await?;
@@ -411,151 +473,37 @@ fn verify_source(
             ),
         ));
     };
-
-    let (statement_key, statement_bytes) = get(format!("{source}{STATEMENT_SUFFIX}"))?;
-    let statement_bytes = statement_bytes.ok_or_else(|| {
-        refused(Refusal::new(format!(
-            "{statement_key} does not exist: only an object published with provenance can be \
-             promoted"
-        )))
-    })?;
-    let (statement, signed) = check_envelope(&statement_bytes, &keys.policy)
-        .map_err(|refusal| refused(Refusal::new(format!("{statement_key}: {refusal}"))))?;
-    let Signed::By(signed_by) = signed else {
-        unreachable!("promotion never accepts unsigned provenance")
+    let policy = Policy {
+        trust: &keys.trust,
+        placement: Placement::Key(source),
+        promotion: Some(policy::Promotion {
+            stages: &plan.stages,
+            from: &plan.from,
+            to: &plan.to,
+            require_summary: plan.require_vsa_for.contains(&plan.to),
+            unwrapping: &keys.unwrapping,
+        }),
     };
-    let attested = attested_object(&statement).map_err(refused)?;
-    let published_at = statement.external().dev_stage.clone();
-    let published_as = plan.key_at(&published_at);
-    if attested.name != published_as {
-        return Err(refused(Refusal::new(format!(
-            "the provenance beside {source} is about {}, not {published_as}: it belongs to \
-             another object",
-            attested.name
-        ))));
-    }
-
-    let summary = if published_at == plan.from {
-        if plan.require_vsa_for.contains(&plan.to) {
-            return Err(refused(Refusal::new(format!(
-                "{} takes only what the stage before it validated, and {source} was published \
-                 there, not promoted: promote it along {} one stage at a time",
-                plan.to,
-                plan.stages.join(" -> ")
-            ))));
-        }
-        None
-    } else {
-        let published_before = plan
-            .stages
-            .iter()
-            .position(|s| *s == published_at)
-            .zip(plan.stages.iter().position(|s| *s == plan.from))
-            .is_some_and(|(published, from)| published < from);
-        if !published_before {
-            return Err(refused(Refusal::new(format!(
-                "the provenance beside {source} says it was published to {published_at}, which \
-                 does not come before {} in {}",
-                plan.from,
-                plan.stages.join(" -> ")
-            ))));
-        }
-        let (summary_key, summary_bytes) = get(format!("{source}{}", summary::SUFFIX))?;
-        let summary_bytes = summary_bytes.ok_or_else(|| {
-            refused(Refusal::new(format!(
-                "{summary_key} does not exist: {source} carries the provenance of \
-                 {published_as} but no verification summary of a promotion to {}",
-                plan.from
-            )))
-        })?;
-        let statement_sha256: [u8; 32] = Sha256::digest(&statement_bytes).into();
-        check_summary(
-            &summary_bytes,
-            &keys.policy,
-            Expected::Key(source),
-            &attested.sha256,
-            &statement_sha256,
-        )
-        .map_err(|refusal| refused(Refusal::new(format!("{summary_key}: {refusal}"))))?;
-        Some((summary_key, summary_bytes))
+    let mut read = |kind: SidecarKind| {
+        tokio
+            .block_on(stoppable(
+                bucket.get_small(&kind.key_beside(source), SIDECAR_LIMIT),
+            ))
+            .class(Class::Storage)
     };
-
-    if head.size != attested.size {
-        return Err(Failure::new(
-            Class::Integrity,
-            anyhow::anyhow!(
-                "s3://{}/{source} is {} bytes, but its provenance attests {}: it is not the \
-                 object that was published",
-                bucket.name(),
-                head.size,
-                attested.size
-            ),
-        ));
-    }
-
-    let (keywrap_key, keywrap) = get(format!("{source}{}", keywrap::SUFFIX))?;
-    let keywrap = keywrap.ok_or_else(|| {
-        refused(Refusal::new(format!(
-            "{keywrap_key} does not exist: {published_as} was published without \
-             PROMOTION_PUBLIC_KEY, so its key cannot be carried to {}",
-            plan.to
-        )))
-    })?;
-    let holder = keys.unwrapping.public_key_sha256();
-    if let Some(wrapped_for) = &attested.key_wrap_public_key_sha256
-        && wrapped_for != holder
-    {
-        return Err(refused(Refusal::new(format!(
-            "the key of {published_as} was wrapped for the promotion key with public key \
-             sha256 {wrapped_for}, but PROMOTION_PRIVATE_KEY is {holder}"
-        ))));
-    }
-    let key = keys
-        .unwrapping
-        .unwrap(&keywrap, &attested.sha256)
-        .map_err(refused)?;
-    if key_commitment(&key, &attested.sha256) != attested.key_commitment {
-        return Err(refused(Refusal::new(format!(
-            "the key unwrapped from {keywrap_key} is not the one the provenance commits to: \
-             the wrap is not this object's"
-        ))));
-    }
-
-    // A cosign-style signature of the `.sha256` line, when published: it
-    // must verify too, or it would be copied as a false witness.
-    let (signature_key, signature) = get(format!("{source}{SIGNATURE_SUFFIX}"))?;
-    if let Some(signature) = &signature {
-        let line = sha256_line(source, &attested.sha256);
-        let verifies = base64::engine::general_purpose::STANDARD
-            .decode(signature.trim_ascii())
-            .is_ok_and(|der| {
-                keys.policy
-                    .public_key
-                    .as_ref()
-                    .is_some_and(|key| key.verifies(line.as_bytes(), &der))
-            });
-        if !verifies {
-            return Err(refused(Refusal::new(format!(
-                "{signature_key} does not verify under ATTESTATION_PUBLIC_KEY"
-            ))));
-        }
-    }
+    let measured = Measured {
+        sha256: None,
+        size: head.size,
+    };
+    let verdict = policy.decide(&mut read, || Ok(measured)).map_err(denied)?;
     not_interrupted().class(Class::Storage)?;
-    Ok(Verified {
-        statement_bytes,
-        attested,
-        signed_by,
-        summary,
-        key,
-        keywrap,
-        signature,
-    })
+    Ok(Verified::new(verdict))
 }
 
 /// Step 7: the copy, read back whole (resuming if the stream breaks), must
 /// be the attested bytes.
 fn read_back(
-    tokio: &super::AsyncRuntime,
+    tokio: &AsyncRuntime,
     bucket: &Bucket,
     key: &str,
     attested: &AttestedObject,
@@ -608,7 +556,7 @@ fn print_receipt(
     if !args.json {
         return;
     }
-    let statement_key = format!("{}{STATEMENT_SUFFIX}", plan.source_key);
+    let statement_key = SidecarKind::Statement.key_beside(&plan.source_key);
     print_json(&Receipt {
         from_object_key: &plan.source_key,
         object_key: &plan.target_key,
@@ -616,20 +564,78 @@ fn print_receipt(
         cdn_url: registered
             .as_ref()
             .map(|(env, _)| env.cdn_url(&plan.target_key)),
-        sha256: hex::encode(verified.attested.sha256),
-        size_bytes: verified.attested.size,
+        sha256: hex::encode(verified.attested().sha256),
+        size_bytes: verified.attested().size,
         dry_run: args.dry_run,
         replaced,
         statement: StatementReceipt {
             object_key: &statement_key,
-            sha256: hex::encode(Sha256::digest(&verified.statement_bytes)),
+            sha256: hex::encode(Sha256::digest(&verified.verdict.statement_bytes)),
             signed_by: &verified.signed_by,
-            published_as: &verified.attested.name,
+            published_as: &verified.attested().name,
         },
-        from_vsa: verified.summary.as_ref().map(|(key, _)| key.as_str()),
+        from_vsa: verified
+            .verdict
+            .summary
+            .as_ref()
+            .map(|_| SidecarKind::Summary.key_beside(&plan.source_key)),
         vsa: registered.map(|(_, vsa)| vsa),
         sidecars,
         registration_attempts,
         seconds: started.elapsed().as_secs_f64(),
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::attest::registry::OnPromotion;
+    use crate::attest::sidecars::sha256_line;
+
+    #[test]
+    fn every_kind_lands_beside_the_copy_as_the_registry_says() {
+        // Carried kinds are exactly the ones the registry calls carried.
+        for kind in SidecarKind::ALL {
+            let marker = kind.suffix().as_bytes().to_vec();
+            let files = beside_the_copy(
+                "k",
+                &[0; 32],
+                |k| (k == kind).then(|| marker.clone()),
+                Vec::new(),
+            );
+            let carried = files.iter().any(|file| file.bytes == marker);
+            assert_eq!(
+                carried,
+                kind.on_promotion() == OnPromotion::Carried,
+                "{kind:?}"
+            );
+        }
+        let files = beside_the_copy(
+            "stage/a-arm64-1.enc",
+            &[0xab; 32],
+            |kind| Some(kind.suffix().as_bytes().to_vec()),
+            b"summary".to_vec(),
+        );
+        let kinds: Vec<_> = files.iter().map(|file| file.kind).collect();
+        assert_eq!(kinds, SidecarKind::ALL);
+        assert_eq!(
+            files[0].bytes,
+            sha256_line("stage/a-arm64-1.enc", &[0xab; 32]).as_bytes()
+        );
+        assert_eq!(files[1].bytes, b".intoto.json");
+        assert_eq!(files[4].bytes, b"summary");
+        // Without a signature at the source, none is carried.
+        let unsigned = beside_the_copy(
+            "k",
+            &[0; 32],
+            |kind| (kind != SidecarKind::ChecksumSignature).then(Vec::new),
+            Vec::new(),
+        );
+        assert!(
+            unsigned
+                .iter()
+                .all(|f| f.kind != SidecarKind::ChecksumSignature)
+        );
+        assert_eq!(unsigned.len(), SidecarKind::ALL.len() - 1);
+    }
 }

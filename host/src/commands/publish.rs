@@ -17,25 +17,31 @@
 //! upload is aborted, an object deleted, a replaced object put back. Only a
 //! registration whose answer was lost leaves the object, and says so.
 
-use super::provenance::{Provenance, ProvenanceReceipt};
-use super::staging::{claim, not_interrupted, put_sidecars, settle, stoppable, undo};
-use super::{AsyncRuntime, async_runtime, human_bytes, mib_per_second, open_artifact, usage};
+use super::{human_bytes, mib_per_second, open_artifact, print_json, usage};
 use crate::admin::{self, Registration};
-use crate::attest::sidecars::Sealed;
+use crate::attest::statement::Sealed;
 use crate::cli::PublishArgs;
 use crate::config::{self, Environment, Names};
 use crate::failure::{Class, ClassExt, Failure, pipeline_class};
+use crate::image::BoundImage;
 use crate::interrupt;
 use crate::progress::Progress;
+use crate::publishing::provenance::{Input, Provenance, ProvenanceReceipt};
+use crate::publishing::staging::{claim, not_interrupted, put_sidecars, settle, stoppable, undo};
+use crate::publishing::{AsyncRuntime, async_runtime};
 use crate::sealing::pipeline::{self, PipelineError, SealOptions, SealReport};
 use crate::sealing::runtime::Runtime;
 use crate::secrets::{Key, generate_iv};
 use crate::store::s3::{AlreadyExists, Bucket};
+use crate::store::staged::Staged;
 use crate::store::upload::{self, PartWriter, UploadReport};
 use serde::Serialize;
 use std::path::PathBuf;
 use std::time::Instant;
 use tokio::sync::mpsc;
+
+/// What a publish whose version is taken could do instead of `--replace`.
+const INSTEAD: &str = ", or publish under a new --version";
 
 /// The receipt `--json` prints. It never holds the key.
 #[derive(Serialize)]
@@ -43,7 +49,7 @@ struct Receipt<'a> {
     object_key: &'a str,
     bucket: &'a str,
     cdn_url: &'a str,
-    sha256: &'a str,
+    sha256: String,
     size_bytes: u64,
     plaintext_sha256: String,
     plaintext_size_bytes: u64,
@@ -62,6 +68,17 @@ struct Durations {
     seal_and_upload_seconds: f64,
     registration_seconds: f64,
     total_seconds: f64,
+}
+
+impl Durations {
+    fn until_now(started: Instant, sealed_at: Instant) -> Self {
+        let finished = Instant::now();
+        Self {
+            seal_and_upload_seconds: (sealed_at - started).as_secs_f64(),
+            registration_seconds: (finished - sealed_at).as_secs_f64(),
+            total_seconds: (finished - started).as_secs_f64(),
+        }
+    }
 }
 
 /// The flags, all present and every name safe for an object key.
@@ -104,7 +121,7 @@ pub fn run(args: &PublishArgs) -> Result<(), Failure> {
     let mut provenance = Provenance::prepare(&args.provenance, &names)?;
     let input = open_artifact(&file)?;
     let plaintext_length = input.0.length();
-    let mut input = provenance.input(input);
+    let input = provenance.input(input);
 
     let runtime = Runtime::load().class(Class::Internal)?;
     let tokio = async_runtime()?;
@@ -119,158 +136,195 @@ pub fn run(args: &PublishArgs) -> Result<(), Failure> {
         &object_key,
         args.replace,
         &publish_id,
-        ", or publish under a new --version",
+        INSTEAD,
     )?;
 
     let key = Key::generate().class(Class::Internal)?;
     let options = SealOptions::new(args.tuning.level, args.tuning.threads());
-    let sealed = seal_and_upload(
-        &tokio,
-        &runtime,
-        &mut input,
+    let sealed = seal_checked(
+        (&tokio, &runtime, &bucket),
+        input,
         &key,
         &options,
-        &bucket,
         &object_key,
-        !args.replace,
-        (plaintext_length, args.progress),
+        (!args.replace, plaintext_length, args.progress),
+        &mut staged,
     );
-    let (report, upload) = match sealed {
+    let (report, object_sha256, upload, image) = match sealed {
         Ok(done) => done,
         Err(failure) => return Err(undo(&tokio, staged, failure)),
     };
-    staged.uploaded();
     let sealed_at = Instant::now();
-
-    // The bytes the server stored must be the bytes we hashed: every body
-    // went up with its Content-MD5, and the whole must have the length we
-    // sent. A signal that came meanwhile stops us before the row exists.
     let summary = &report.summary;
-    let checked = tokio.block_on(stoppable(async {
-        match bucket.head(&object_key).await? {
-            Some(info) if info.size == summary.object_length => Ok(()),
-            Some(info) => anyhow::bail!(
-                "the stored object is {} bytes, but {} were sent",
-                info.size,
-                summary.object_length
-            ),
-            None => anyhow::bail!("the uploaded object is not in the bucket"),
-        }
-    }));
-    if let Err(err) = checked.and_then(|()| not_interrupted()) {
-        return Err(undo(&tokio, staged, Failure::new(Class::Storage, err)));
-    }
-    // The image binding's verdict: the tarball was read whole by now.
-    let image = match input.finish() {
-        Ok(image) => image,
-        Err(failure) => return Err(undo(&tokio, staged, failure)),
+    let sealed = Sealed {
+        names: &names,
+        object_key: &object_key,
+        object_sha256,
+        object_size: summary.object_length,
+        data_key: &key,
+        input_name: &input_name(&file),
+        input_sha256: report.plaintext_sha256,
+        level: options.level,
     };
-    let input_name = file
-        .file_name()
-        .map(|name| name.to_string_lossy().into_owned());
-    let sidecars = provenance.sidecars(
-        Sealed {
-            names: &names,
-            object_key: &object_key,
-            object_sha256: summary
-                .object_sha256
-                .as_slice()
-                .try_into()
-                .class(Class::Internal)?,
-            object_size: summary.object_length,
-            data_key: &key,
-            input_name: input_name.as_deref().unwrap_or_default(),
-            input_sha256: report.plaintext_sha256,
-            level: options.level,
-        },
-        image.as_ref(),
-    );
+    let files = provenance.sidecars(sealed, image.as_ref());
     let sidecar_keys = match put_sidecars(
         &tokio,
         &bucket,
         &mut staged,
         &object_key,
-        sidecars,
+        files,
         args.replace,
     ) {
         Ok(keys) => keys,
         Err(err) => return Err(undo(&tokio, staged, upload_failure(err))),
     };
 
-    let sha256 = hex::encode(&summary.object_sha256);
     let cdn_url = env.cdn_url(&object_key);
-    let key_hex = key.to_hex();
-    let registration = Registration {
-        names: &names,
-        cdn_url: &cdn_url,
-        sha256: &sha256,
-        encryption_key: &key_hex,
-        size_bytes: summary.object_length,
-    };
-    let registered = tokio.block_on(admin::register(
-        &http,
-        &env.admin,
-        &registration,
-        &publish_id,
-    ));
-    drop(key_hex);
+    let row = Registration::of(
+        &names,
+        &cdn_url,
+        &key,
+        &object_sha256,
+        summary.object_length,
+    );
+    let (attempts, replaced) = register(&tokio, &http, &env, row, staged, &publish_id)?;
     drop(key);
-    let (attempts, replaced) = settle(&tokio, staged, registered)?;
-    let finished = Instant::now();
+    let receipt = Receipt {
+        object_key: &object_key,
+        bucket: bucket.name(),
+        cdn_url: &cdn_url,
+        sha256: hex::encode(object_sha256),
+        size_bytes: summary.object_length,
+        plaintext_sha256: hex::encode(report.plaintext_sha256),
+        plaintext_size_bytes: summary.plaintext_length,
+        compressed_size_bytes: summary.compressed_length,
+        level: options.level,
+        upload: &upload,
+        replaced,
+        registration_attempts: attempts,
+        provenance: provenance.receipt(sidecar_keys, image.as_ref()),
+        durations: Durations::until_now(started, sealed_at),
+    };
+    say_published(
+        &file,
+        &receipt,
+        mib_per_second(summary.plaintext_length, report.elapsed),
+    );
+    if let Some(note) = env.cdn_url_note(&cdn_url) {
+        eprintln!("{note}");
+    }
+    if args.json {
+        print_json(&receipt);
+    }
+    Ok(())
+}
+
+/// Seals the input into the upload, then checks what was stored and the
+/// image binding's verdict (the tarball was read whole by then). On an
+/// error the caller undoes `staged`.
+fn seal_checked<I: std::io::Read + Send>(
+    (tokio, runtime, bucket): (&AsyncRuntime, &Runtime, &Bucket),
+    mut input: Input<I>,
+    key: &Key,
+    options: &SealOptions,
+    object_key: &str,
+    (if_absent, plaintext_length, show_progress): (bool, u64, bool),
+    staged: &mut Staged<'_>,
+) -> Result<(SealReport, [u8; 32], UploadReport, Option<BoundImage>), Failure> {
+    let (report, upload) = seal_and_upload(
+        tokio,
+        runtime,
+        &mut input,
+        key,
+        options,
+        bucket,
+        object_key,
+        if_absent,
+        (plaintext_length, show_progress),
+    )?;
+    staged.uploaded();
+    let object_sha256: [u8; 32] = report
+        .summary
+        .object_sha256
+        .as_slice()
+        .try_into()
+        .class(Class::Internal)?;
+    check_stored(tokio, bucket, object_key, report.summary.object_length).class(Class::Storage)?;
+    let image = input.finish()?;
+    Ok((report, object_sha256, upload, image))
+}
+
+/// The input file's name without its directory (CI paths say nothing).
+fn input_name(file: &std::path::Path) -> String {
+    file.file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Registers the row and settles what was staged by the answer. A signal
+/// that came while the registration was in flight waited for its answer.
+fn register(
+    tokio: &AsyncRuntime,
+    http: &reqwest::Client,
+    env: &Environment,
+    row: Registration<'_>,
+    staged: Staged<'_>,
+    publish_id: &str,
+) -> Result<(u32, bool), Failure> {
+    let registered = tokio.block_on(admin::register(http, &env.admin, &row, publish_id));
+    drop(row);
+    let settled = settle(tokio, staged, registered)?;
     if let Some(signal) = interrupt::received() {
         eprintln!(
             "{} came during the registration, which completed: the publish stands",
             signal.name()
         );
     }
+    Ok(settled)
+}
 
+/// The bytes the server stored must be the bytes we hashed: every body
+/// went up with its Content-MD5, and the whole must have the length we
+/// sent. A signal that came meanwhile stops us before the row exists.
+fn check_stored(
+    tokio: &AsyncRuntime,
+    bucket: &Bucket,
+    object_key: &str,
+    sent: u64,
+) -> anyhow::Result<()> {
+    tokio
+        .block_on(stoppable(async {
+            match bucket.head(object_key).await? {
+                Some(info) if info.size == sent => Ok(()),
+                Some(info) => anyhow::bail!(
+                    "the stored object is {} bytes, but {sent} were sent",
+                    info.size
+                ),
+                None => anyhow::bail!("the uploaded object is not in the bucket"),
+            }
+        }))
+        .and_then(|()| not_interrupted())
+}
+
+/// The one-line summary on stderr.
+fn say_published(file: &std::path::Path, receipt: &Receipt<'_>, mib_per_second: f64) {
     eprintln!(
         "published {} ({}) as s3://{}/{} ({}, sha256 {}) in {:.1} s ({:.1} MiB/s), \
          registered at the admin API{}",
         file.display(),
-        human_bytes(summary.plaintext_length),
-        bucket.name(),
-        object_key,
-        human_bytes(summary.object_length),
-        &sha256[..16],
-        (finished - started).as_secs_f64(),
-        mib_per_second(summary.plaintext_length, report.elapsed),
-        if replaced {
+        human_bytes(receipt.plaintext_size_bytes),
+        receipt.bucket,
+        receipt.object_key,
+        human_bytes(receipt.size_bytes),
+        &receipt.sha256[..16],
+        receipt.durations.total_seconds,
+        mib_per_second,
+        if receipt.replaced {
             ", replacing the previous object"
         } else {
             ""
         },
     );
-    if let Some(note) = env.cdn_url_note(&cdn_url) {
-        eprintln!("{note}");
-    }
-    if args.json {
-        let receipt = Receipt {
-            object_key: &object_key,
-            bucket: bucket.name(),
-            cdn_url: &cdn_url,
-            sha256: &sha256,
-            size_bytes: summary.object_length,
-            plaintext_sha256: hex::encode(report.plaintext_sha256),
-            plaintext_size_bytes: summary.plaintext_length,
-            compressed_size_bytes: summary.compressed_length,
-            level: options.level,
-            upload: &upload,
-            replaced,
-            registration_attempts: attempts,
-            provenance: provenance.receipt(sidecar_keys, image.as_ref()),
-            durations: Durations {
-                seal_and_upload_seconds: (sealed_at - started).as_secs_f64(),
-                registration_seconds: (finished - sealed_at).as_secs_f64(),
-                total_seconds: (finished - started).as_secs_f64(),
-            },
-        };
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&receipt).expect("plain data serializes")
-        );
-    }
-    Ok(())
 }
 
 /// The class of an upload's failure: a conditional write that lost is

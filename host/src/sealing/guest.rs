@@ -8,7 +8,7 @@ use crate::secrets::Key;
 use wasmtime::Store;
 use wasmtime::component::ResourceAny;
 
-pub use wit::{DeflateBlock, Error as Refusal, SealSummary};
+pub use wit::{DeflateBlock, Error as Rejection, SealSummary};
 
 /// A failed guest call: either the guest refused (bad input, failed check)
 /// or it trapped, which is a bug in the guest or an exhausted limit.

@@ -29,7 +29,7 @@
 //! `Ok`; the caller writes it to a temporary file that only then becomes the
 //! output.
 
-use super::guest::{GuestError, Refusal};
+use super::guest::{GuestError, Rejection};
 use super::pipeline::{PipelineError, Sink};
 use super::runtime::Runtime;
 use crate::secrets::{IV_LENGTH, Key};
@@ -93,23 +93,23 @@ pub fn open(
         // ends the object early, which the later stages see as damage.
         let read = read?;
         written?;
-        let decrypted = fault_or_refusal(decrypted)?;
-        let inflated = fault_or_refusal(inflated)?;
+        let decrypted = fault_or_rejection(decrypted)?;
+        let inflated = fault_or_rejection(inflated)?;
         let Some(read) = read else {
             // The reader stops early only when a later stage stopped: on a
             // fault, handled above, or when the decryptor is refused.
-            decrypted.map_err(refused)?;
+            decrypted.map_err(rejected)?;
             unreachable!("the decryptor stopped the reader without a cause");
         };
         let ciphertext_length = read.length.saturating_sub(IV_LENGTH as u64);
         if read.length < 2 * IV_LENGTH as u64 || !ciphertext_length.is_multiple_of(16) {
-            return Err(refused(Refusal::InvalidObjectLength(read.length)));
+            return Err(rejected(Rejection::InvalidObjectLength(read.length)));
         }
         if read.sha256 != *expected_sha256 {
-            return Err(refused(Refusal::DigestMismatch));
+            return Err(rejected(Rejection::DigestMismatch));
         }
-        decrypted.map_err(refused)?;
-        let plaintext_length = inflated.map_err(refused)?;
+        decrypted.map_err(rejected)?;
+        let plaintext_length = inflated.map_err(rejected)?;
         Ok(OpenReport {
             object_length: read.length,
             plaintext_length,
@@ -118,12 +118,12 @@ pub fn open(
     })
 }
 
-fn refused(refusal: Refusal) -> PipelineError {
-    PipelineError::Guest(GuestError::Refused(refusal))
+fn rejected(rejection: Rejection) -> PipelineError {
+    PipelineError::Guest(GuestError::Refused(rejection))
 }
 
 /// A stage's result with its fault (`Err`) split from its refusal.
-fn fault_or_refusal<T>(result: Result<T>) -> Result<std::result::Result<T, Refusal>> {
+fn fault_or_rejection<T>(result: Result<T>) -> Result<std::result::Result<T, Rejection>> {
     match result {
         Ok(value) => Ok(Ok(value)),
         Err(PipelineError::Guest(GuestError::Refused(refusal))) => Ok(Err(refusal)),
@@ -235,7 +235,7 @@ fn inflate(
         }
     }
     if let Some(refusal) = refusal {
-        return Err(refused(refusal));
+        return Err(rejected(refusal));
     }
     let (tail, plaintext_length) = inflater.finish()?;
     // A sink that failed has its own error to report.

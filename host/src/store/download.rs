@@ -46,6 +46,67 @@ impl Source {
     }
 }
 
+impl Source {
+    /// A small file whole, or `None` when the server says there is none
+    /// (404): for the optional files beside an object. Larger than `limit`
+    /// is an error, and so is a body that does not arrive in time.
+    pub async fn get_if_present(&self, limit: u64) -> Result<Option<Vec<u8>>> {
+        let what = self.describe();
+        let body = match self {
+            Self::Http { client, url } => {
+                let response = client
+                    .get(url)
+                    .send()
+                    .await
+                    .map_err(|err| anyhow!("GET {what}: {}", err.without_url()))?;
+                match response.status() {
+                    reqwest::StatusCode::NOT_FOUND => return Ok(None),
+                    status if !status.is_success() => bail!("GET {what}: {}", http_refusal(status)),
+                    _ => Body::Http(response),
+                }
+            }
+            Self::S3 { bucket, key } => {
+                let got = bucket
+                    .client()
+                    .get_object()
+                    .bucket(bucket.name())
+                    .key(key)
+                    .send()
+                    .await;
+                match got {
+                    Ok(output) => Body::S3(output.body),
+                    Err(aws_sdk_s3::error::SdkError::ServiceError(service))
+                        if service.raw().status().as_u16() == 404 =>
+                    {
+                        return Ok(None);
+                    }
+                    Err(err) => bail!("GET {what}: {}", bucket.cause(&err)),
+                }
+            }
+        };
+        tokio::time::timeout(SMALL_BODY_DEADLINE, collect(body, limit))
+            .await
+            .map_err(|_| anyhow!("GET {what}: the body did not arrive in time"))?
+            .map(Some)
+            .with_context(|| format!("GET {what}"))
+    }
+}
+
+/// A small file's body may take this long in all.
+const SMALL_BODY_DEADLINE: Duration = Duration::from_secs(60);
+
+/// The whole body, refused past `limit` bytes.
+async fn collect(mut body: Body, limit: u64) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = body.next().await {
+        bytes.extend_from_slice(&chunk?);
+        if bytes.len() as u64 > limit {
+            bail!("it is larger than the {limit} bytes such a file may be");
+        }
+    }
+    Ok(bytes)
+}
+
 enum Body {
     Http(reqwest::Response),
     S3(aws_sdk_s3::primitives::ByteStream),

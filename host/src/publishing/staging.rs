@@ -5,7 +5,8 @@
 
 use super::AsyncRuntime;
 use crate::admin::RegistrationError;
-use crate::attest::sidecars::{SIDECAR_SUFFIXES, Sidecar};
+use crate::attest::registry::SidecarKind;
+use crate::attest::sidecars::Sidecar;
 use crate::failure::{Class, ClassExt, Failure};
 use crate::interrupt;
 use crate::store::s3::Bucket;
@@ -51,7 +52,7 @@ pub fn claim<'a>(
                 bucket,
                 key,
                 info.size,
-                &SIDECAR_SUFFIXES,
+                &SidecarKind::suffixes(),
                 run_id,
             )))
             .class(Class::Storage)?,
@@ -73,13 +74,13 @@ pub fn put_sidecars(
 ) -> anyhow::Result<Vec<String>> {
     let mut written = Vec::new();
     for sidecar in sidecars {
-        let key = format!("{object_key}{}", sidecar.suffix);
+        let key = sidecar.kind.key_beside(object_key);
         let put = tokio.block_on(stoppable(upload::put_file(
             bucket,
             &key,
             !replace,
             sidecar.bytes.into(),
-            sidecar.content_type,
+            sidecar.kind.content_type(),
         )));
         staged.add_companion(key.clone());
         put.and_then(|()| not_interrupted())?;

@@ -2,16 +2,17 @@
 //! checked before anything is read or sent, the input read through the
 //! binding, and the sidecar files once the object is sealed.
 
-use super::image::expectation;
 use crate::attest::keys::SigningKey;
 use crate::attest::keywrap::WrappingKey;
-use crate::attest::sidecars::{self, PublishFacts, Sealed, Sidecar};
+use crate::attest::sidecars::{self, Sidecar};
+use crate::attest::statement::{PublishFacts, Sealed};
 use crate::cli::ProvenanceArgs;
 use crate::config::{self, Names};
 use crate::failure::{Class, ClassExt, Failure};
-use crate::image::{BindingReader, BoundImage, Expectation};
+use crate::image::{BindingReader, BoundImage, Expectation, ImageRef};
 use serde::Serialize;
 use std::io::{self, Read};
+use std::path::PathBuf;
 use std::time::SystemTime;
 
 /// What a publish's provenance needs from the start.
@@ -136,4 +137,29 @@ impl<R: Read> Input<R> {
                 .class(Class::Attestation),
         }
     }
+}
+
+/// The flags of a binding, checked before the tarball is read: the
+/// reference parses (usage), the manifest files are readable (input) and
+/// one of them hashes to the reference's digest (attestation).
+pub fn expectation(
+    image_ref: &str,
+    manifests: &[PathBuf],
+    tag: Option<String>,
+    architecture: Option<&str>,
+) -> Result<Expectation, Failure> {
+    let reference = ImageRef::parse(image_ref)
+        .map_err(|why| anyhow::anyhow!(why))
+        .class(Class::Usage)?;
+    let files = manifests
+        .iter()
+        .map(|path| {
+            std::fs::read(path)
+                .map_err(|err| {
+                    anyhow::anyhow!("cannot read --image-manifest {}: {err}", path.display())
+                })
+                .class(Class::Input)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Expectation::new(reference, &files, tag, architecture).class(Class::Attestation)
 }

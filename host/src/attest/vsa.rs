@@ -10,14 +10,13 @@ use super::Refusal;
 use super::dsse::Envelope;
 use super::keys::SigningKey;
 use super::statement::{ResourceDescriptor, STATEMENT_TYPE, Statement, sha256_digest};
-use super::verify::{Policy, Signed, open_envelope};
+use super::verify::{Signed, Trust, open_envelope};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
 pub const PREDICATE_TYPE: &str = "https://slsa.dev/verification_summary/v1";
-pub const SUFFIX: &str = ".vsa.intoto.json";
 /// The promotion policy, documented in docs/promotion.md under this URI;
 /// its parameters are in the descriptor's annotations, and their SHA-256
 /// is its digest.
@@ -194,17 +193,17 @@ impl std::fmt::Display for Expected<'_> {
 }
 
 /// Checks a summary the way the next promotion and `attest verify` must:
-/// signed under the policy's key, a PASSED verification summary of exactly
+/// signed under the trusted key, a PASSED verification summary of exactly
 /// `object_key` with `object_sha256`, decided on the attestation whose file
 /// hashes to `input_sha256`.
 pub fn check_summary(
     bytes: &[u8],
-    policy: &Policy,
+    trust: &Trust,
     object_key: Expected<'_>,
     object_sha256: &[u8; 32],
     input_sha256: &[u8; 32],
 ) -> Result<(Summary, Signed), Refusal> {
-    let (payload, signed) = open_envelope(bytes, policy)
+    let (payload, signed) = open_envelope(bytes, trust)
         .map_err(|refusal| Refusal::new(format!("the verification summary: {refusal}")))?;
     let summary: Summary = serde_json::from_slice(&payload).map_err(|err| {
         Refusal::new(format!(
@@ -289,7 +288,7 @@ mod tests {
             },
             &signer,
         );
-        let checking = |public: &str| Policy {
+        let checking = |public: &str| Trust {
             public_key: Some(VerifyingKey::from_pem(public.as_bytes()).unwrap()),
             allow_unsigned: false,
             pins: Pins::default(),

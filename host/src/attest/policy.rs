@@ -1,0 +1,654 @@
+//! The one verification policy: what makes an object trusted, decided in
+//! one place for `promote` and `attest verify` alike (as cosign keeps
+//! `pkg/cosign/verify.go` apart from its verbs).
+//!
+//! The caller says where the object sits and hands a way to read the files
+//! beside it; the policy reads what it needs, in this order, and refuses at
+//! the first thing wrong:
+//! 1. the provenance (`.intoto.json`): signed under the trusted key, of our
+//!    types, matching the pins;
+//! 2. the object itself: its SHA-256 (when the caller hashed it) and size
+//!    are the attested ones;
+//! 3. the provenance names this object, or, when the object sits under
+//!    another stage's key, a verification summary (`.vsa.intoto.json`)
+//!    decided on this provenance vouches for it there;
+//! 4. with the promotion key: the data key unwraps from `.keywrap` and is
+//!    the one the provenance commits to;
+//! 5. a `.sha256.sig` present verifies: it would otherwise be carried as a
+//!    false witness.
+//!
+//! Nothing here touches the network: reading is the caller's, so every
+//! refusal is unit-tested with files in memory.
+
+use super::Refusal;
+use super::keywrap::UnwrappingKey;
+use super::registry::SidecarKind;
+use super::sidecars::sha256_line;
+use super::statement::{Statement, key_commitment};
+use super::verify::{AttestedObject, Signed, Trust, attested_object, check_envelope, check_object};
+use super::vsa::{Expected, Summary, check_summary};
+use crate::secrets::Key;
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
+/// Where the object under check sits.
+#[derive(Debug, Clone, Copy)]
+pub enum Placement<'a> {
+    /// A local file: its name proves nothing, its digest decides. A
+    /// summary is checked when the reader has one (`--vsa`).
+    File,
+    /// An object key in the bucket.
+    Key(&'a str),
+    /// The path of a URL, which ends with the object key.
+    UrlPath(&'a str),
+}
+
+impl Placement<'_> {
+    /// The object key the placement shows, as far as it shows one.
+    fn key(&self) -> Option<&str> {
+        match self {
+            Self::File => None,
+            Self::Key(key) => Some(key),
+            Self::UrlPath(path) => Some(path.rsplit_once('/').map_or(*path, |(_, key)| key)),
+        }
+    }
+
+    fn expected(&self) -> Expected<'_> {
+        match self {
+            Self::File => Expected::Any,
+            Self::Key(key) => Expected::Key(key),
+            Self::UrlPath(path) => Expected::UrlPath(path),
+        }
+    }
+
+    /// Whether the object sits where its provenance says it was
+    /// published: the URL's path (bucket or CDN prefix first) ends with it.
+    fn is_where_published(&self, published_as: &str) -> bool {
+        match self {
+            Self::File => true,
+            Self::Key(key) => *key == published_as,
+            Self::UrlPath(path) => path.ends_with(&format!("/{published_as}")),
+        }
+    }
+}
+
+/// What promotion adds: the stage order and which stages take only what
+/// the stage before them validated.
+#[derive(Clone, Copy)]
+pub struct Promotion<'a> {
+    pub stages: &'a [String],
+    pub from: &'a str,
+    pub to: &'a str,
+    /// The target stage takes only a promoted source (`--require-vsa-for`).
+    pub require_summary: bool,
+    /// Unwraps the data key from `.keywrap`.
+    pub unwrapping: &'a UnwrappingKey,
+}
+
+#[derive(Clone, Copy)]
+pub struct Policy<'a> {
+    pub trust: &'a Trust,
+    pub placement: Placement<'a>,
+    pub promotion: Option<Promotion<'a>>,
+}
+
+/// What the caller measured of the object.
+#[derive(Debug, Clone, Copy)]
+pub struct Measured {
+    /// Known when the object was read whole; a promotion checks its copy.
+    pub sha256: Option<[u8; 32]>,
+    pub size: u64,
+}
+
+/// Why the object is not trusted.
+#[derive(Debug)]
+pub enum Denial<E> {
+    /// The provenance, a summary, a wrap or a signature does not hold.
+    Refused(Refusal),
+    /// The object is not the attested one (its size).
+    NotTheObject(String),
+    /// A file could not be read (the reader's own error).
+    Unreadable(E),
+}
+
+impl<E> From<Refusal> for Denial<E> {
+    fn from(refusal: Refusal) -> Self {
+        Self::Refused(refusal)
+    }
+}
+
+/// An object that passed: everything checked, for the caller to report or
+/// carry forward.
+#[derive(Debug)]
+pub struct Verdict {
+    pub statement: Statement,
+    pub statement_bytes: Vec<u8>,
+    pub signed: Signed,
+    pub attested: AttestedObject,
+    /// The summary that vouched for a promoted object, and its bytes.
+    pub summary: Option<(Summary, Vec<u8>)>,
+    /// The data key and its wrap, with the promotion key.
+    pub key: Option<(Key, Vec<u8>)>,
+    pub signature: Option<Vec<u8>>,
+}
+
+/// Reads the file of one kind beside the object: `None` when there is none.
+pub type Reader<'r, E> = dyn FnMut(SidecarKind) -> Result<Option<Vec<u8>>, E> + 'r;
+
+impl Policy<'_> {
+    /// Decides on the object. `measure` is called once the provenance has
+    /// passed (it is small; the object may be large).
+    pub fn decide<E>(
+        &self,
+        read: &mut Reader<'_, E>,
+        measure: impl FnOnce() -> Result<Measured, E>,
+    ) -> Result<Verdict, Denial<E>> {
+        let (statement_bytes, statement, signed) = self.provenance(read)?;
+        let attested = attested_object(&statement)?;
+        let measured = measure().map_err(Denial::Unreadable)?;
+        // The subject is the key the statement's own names make, with the
+        // object's digest when the caller has it.
+        check_object(
+            &statement,
+            &measured.sha256.unwrap_or(attested.sha256),
+            None,
+        )?;
+        if measured.size != attested.size {
+            return Err(Denial::NotTheObject(format!(
+                "{} is {} bytes, but its provenance attests {}: it is not the object that was \
+                 published",
+                self.label(),
+                measured.size,
+                attested.size
+            )));
+        }
+        let summary = self.placed(read, &statement, &statement_bytes, &attested)?;
+        let key = match &self.promotion {
+            Some(promotion) => Some(self.unwrap_key(read, promotion, &attested)?),
+            None => None,
+        };
+        let signature = self.signature(read, &attested)?;
+        Ok(Verdict {
+            statement,
+            statement_bytes,
+            signed,
+            attested,
+            summary,
+            key,
+            signature,
+        })
+    }
+
+    /// How messages name the object.
+    fn label(&self) -> String {
+        match self.placement {
+            Placement::File => "the object".into(),
+            Placement::Key(key) | Placement::UrlPath(key) => key.to_string(),
+        }
+    }
+
+    /// A sentence about the file of `kind` beside the object.
+    fn beside(&self, kind: SidecarKind) -> String {
+        match self.placement {
+            Placement::File => format!("the object's {} file", kind.suffix()),
+            Placement::Key(key) | Placement::UrlPath(key) => kind.key_beside(key),
+        }
+    }
+
+    fn provenance<E>(
+        &self,
+        read: &mut Reader<'_, E>,
+    ) -> Result<(Vec<u8>, Statement, Signed), Denial<E>> {
+        let kind = SidecarKind::Statement;
+        let Some(bytes) = read(kind).map_err(Denial::Unreadable)? else {
+            return Err(refused(format!(
+                "{} does not exist: only an object published with provenance can be trusted",
+                self.beside(kind)
+            )));
+        };
+        let (statement, signed) =
+            check_envelope(&bytes, self.trust).map_err(|refusal| match self.placement {
+                Placement::File => refusal,
+                _ => Refusal::new(format!("{}: {refusal}", self.beside(kind))),
+            })?;
+        Ok((bytes, statement, signed))
+    }
+
+    /// Step 3: the provenance names the object where it sits, or a summary
+    /// vouches for it there. Returns that summary.
+    fn placed<E>(
+        &self,
+        read: &mut Reader<'_, E>,
+        statement: &Statement,
+        statement_bytes: &[u8],
+        attested: &AttestedObject,
+    ) -> Result<Option<(Summary, Vec<u8>)>, Denial<E>> {
+        let published_as = &attested.name;
+        if let Some(key) = self.placement.key() {
+            let file_name = |key: &str| key.rsplit('/').next().unwrap_or_default().to_string();
+            if file_name(key) != file_name(published_as) {
+                return Err(refused(format!(
+                    "the provenance beside {} is about {published_as}: it belongs to another \
+                     object",
+                    self.label()
+                )));
+            }
+        }
+        let promoted = !self.placement.is_where_published(published_as);
+        if let Some(promotion) = &self.promotion {
+            self.check_stages(promotion, statement, promoted)?;
+        }
+        // Only a promoted object needs a summary; a local file's is checked
+        // when the caller has one (`--vsa`).
+        if !promoted && !matches!(self.placement, Placement::File) {
+            return Ok(None);
+        }
+        let kind = SidecarKind::Summary;
+        let Some(bytes) = read(kind).map_err(Denial::Unreadable)? else {
+            return match promoted {
+                true => Err(refused(format!(
+                    "{} does not exist: {} carries the provenance of {published_as} but no \
+                     verification summary of a promotion vouches for it there",
+                    self.beside(kind),
+                    self.label()
+                ))),
+                false => Ok(None),
+            };
+        };
+        let statement_sha256: [u8; 32] = Sha256::digest(statement_bytes).into();
+        let (summary, _) = check_summary(
+            &bytes,
+            self.trust,
+            self.placement.expected(),
+            &attested.sha256,
+            &statement_sha256,
+        )
+        .map_err(|refusal| match self.placement {
+            Placement::File => refusal,
+            _ => Refusal::new(format!("{}: {refusal}", self.beside(kind))),
+        })?;
+        Ok(Some((summary, bytes)))
+    }
+
+    /// A promotion goes forward: a published source comes from `from`, a
+    /// promoted one from a stage before it; a stage that takes only
+    /// validated objects refuses a source that was merely published.
+    fn check_stages<E>(
+        &self,
+        promotion: &Promotion<'_>,
+        statement: &Statement,
+        promoted: bool,
+    ) -> Result<(), Denial<E>> {
+        let published_at = &statement.external().dev_stage;
+        let order = promotion.stages.join(" -> ");
+        let position = |stage: &str| promotion.stages.iter().position(|s| s == stage);
+        if !promoted {
+            return match promotion.require_summary {
+                true => Err(refused(format!(
+                    "{} takes only what the stage before it validated, and {} was published \
+                     there, not promoted: promote it along {order} one stage at a time",
+                    promotion.to,
+                    self.label()
+                ))),
+                false => Ok(()),
+            };
+        }
+        match position(published_at).zip(position(promotion.from)) {
+            Some((published, from)) if published < from => Ok(()),
+            _ => Err(refused(format!(
+                "the provenance beside {} says it was published to {published_at}, which does \
+                 not come before {} in {order}",
+                self.label(),
+                promotion.from
+            ))),
+        }
+    }
+
+    /// Step 4: the data key, from its wrap, is the one committed to.
+    fn unwrap_key<E>(
+        &self,
+        read: &mut Reader<'_, E>,
+        promotion: &Promotion<'_>,
+        attested: &AttestedObject,
+    ) -> Result<(Key, Vec<u8>), Denial<E>> {
+        let kind = SidecarKind::KeyWrap;
+        let published_as = &attested.name;
+        let Some(wrap) = read(kind).map_err(Denial::Unreadable)? else {
+            return Err(refused(format!(
+                "{} does not exist: {published_as} was published without \
+                 PROMOTION_PUBLIC_KEY, so its key cannot be carried forward",
+                self.beside(kind)
+            )));
+        };
+        let holder = promotion.unwrapping.public_key_sha256();
+        if let Some(wrapped_for) = &attested.key_wrap_public_key_sha256
+            && wrapped_for != holder
+        {
+            return Err(refused(format!(
+                "the key of {published_as} was wrapped for the promotion key with public key \
+                 sha256 {wrapped_for}, but PROMOTION_PRIVATE_KEY is {holder}"
+            )));
+        }
+        let key = promotion.unwrapping.unwrap(&wrap, &attested.sha256)?;
+        if key_commitment(&key, &attested.sha256) != attested.key_commitment {
+            return Err(refused(format!(
+                "the key unwrapped from {} is not the one the provenance commits to: the wrap \
+                 is not this object's",
+                self.beside(kind)
+            )));
+        }
+        Ok((key, wrap))
+    }
+
+    /// Step 5: a cosign-style signature of the `.sha256` line, when there
+    /// is one, verifies under the trusted key (unless signatures are not
+    /// checked at all: `--allow-unsigned` without a key).
+    fn signature<E>(
+        &self,
+        read: &mut Reader<'_, E>,
+        attested: &AttestedObject,
+    ) -> Result<Option<Vec<u8>>, Denial<E>> {
+        let kind = SidecarKind::ChecksumSignature;
+        let Some(signature) = read(kind).map_err(Denial::Unreadable)? else {
+            return Ok(None);
+        };
+        let Some(public_key) = &self.trust.public_key else {
+            return Ok(Some(signature));
+        };
+        // The line names only the file, so it is the same at every stage.
+        let line = sha256_line(&attested.name, &attested.sha256);
+        let verifies = base64::engine::general_purpose::STANDARD
+            .decode(signature.trim_ascii())
+            .is_ok_and(|der| public_key.verifies(line.as_bytes(), &der));
+        match verifies {
+            true => Ok(Some(signature)),
+            false => Err(refused(format!(
+                "{} does not verify under the trusted public key (keyid {})",
+                self.beside(kind),
+                public_key.keyid()
+            ))),
+        }
+    }
+}
+
+fn refused<E>(sentence: String) -> Denial<E> {
+    Denial::Refused(Refusal::new(sentence))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::attest::keys::tests::key_pair_pem;
+    use crate::attest::keys::{SigningKey, VerifyingKey};
+    use crate::attest::keywrap::WrappingKey;
+    use crate::attest::keywrap::tests::pair;
+    use crate::attest::sidecars::sidecars;
+    use crate::attest::statement::tests::with_facts;
+    use crate::attest::verify::Pins;
+    use crate::attest::vsa::{self, LOCAL_VERIFIER, PromotionPolicy, input_attestation};
+    use aws_lc_rs::rsa::KeySize;
+    use std::collections::HashMap;
+    use std::sync::OnceLock;
+
+    /// What `with_facts` publishes: this key, digest and size.
+    const DEV_KEY: &str = "dev/loader-arm64-7-0123456789ab.enc";
+    const STAGE_KEY: &str = "stage/loader-arm64-7-0123456789ab.enc";
+    const SHA256: [u8; 32] = [0xaa; 32];
+    const SIZE: u64 = 1234;
+
+    struct Fixture {
+        signer: SigningKey,
+        public: String,
+        unwrapping: UnwrappingKey,
+        files: HashMap<SidecarKind, Vec<u8>>,
+    }
+
+    /// One signed publish with a promotion key; RSA keys are slow to make.
+    fn fixture() -> &'static Fixture {
+        static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+        FIXTURE.get_or_init(|| {
+            let (private, public) = key_pair_pem();
+            let signer = SigningKey::from_pem(private.as_bytes()).unwrap();
+            let (rsa_private, rsa_public) = pair(KeySize::Rsa3072);
+            let wrapping = WrappingKey::from_pem(rsa_public.as_bytes()).unwrap();
+            let files = with_facts(&[], Some(&wrapping), |facts, ci| {
+                sidecars(facts, ci, Some(&signer))
+            })
+            .into_iter()
+            .map(|file| (file.kind, file.bytes))
+            .collect();
+            Fixture {
+                signer,
+                public,
+                unwrapping: UnwrappingKey::from_pem(rsa_private.as_bytes()).unwrap(),
+                files,
+            }
+        })
+    }
+
+    fn trust(public: &str) -> Trust {
+        Trust {
+            public_key: Some(VerifyingKey::from_pem(public.as_bytes()).unwrap()),
+            allow_unsigned: false,
+            pins: Pins::default(),
+        }
+    }
+
+    const STAGES: [&str; 3] = ["dev", "stage", "main"];
+
+    fn stages() -> Vec<String> {
+        STAGES.map(String::from).to_vec()
+    }
+
+    /// The summary a promotion of the dev object to stage writes.
+    fn stage_summary(files: &HashMap<SidecarKind, Vec<u8>>, signer: &SigningKey) -> Vec<u8> {
+        let policy = PromotionPolicy {
+            from: "dev".into(),
+            to: "stage".into(),
+            stages: stages(),
+            require_summary_for: vec![],
+            attestation_public_key_sha256: signer.keyid().into(),
+            pins: Default::default(),
+        };
+        vsa::signed_summary(
+            &vsa::Promotion {
+                object_key: STAGE_KEY,
+                object_sha256: &SHA256,
+                resource_uri: "https://cdn.example/stage",
+                policy: &policy,
+                inputs: vec![input_attestation("dev", &files[&SidecarKind::Statement])],
+                verifier_id: LOCAL_VERIFIER.into(),
+                time_verified: "2026-12-02T00:00:00Z".into(),
+            },
+            signer,
+        )
+    }
+
+    fn decide(
+        policy: &Policy<'_>,
+        files: &HashMap<SidecarKind, Vec<u8>>,
+        measured: Measured,
+    ) -> Result<Verdict, Denial<String>> {
+        let mut read = |kind| Ok(files.get(&kind).cloned());
+        policy.decide(&mut read, || Ok(measured))
+    }
+
+    fn refusal(denied: Result<Verdict, Denial<String>>) -> String {
+        match denied {
+            Err(Denial::Refused(refusal)) => refusal.to_string(),
+            other => panic!("not a refusal: {other:?}"),
+        }
+    }
+
+    const WHOLE: Measured = Measured {
+        sha256: Some(SHA256),
+        size: SIZE,
+    };
+
+    #[test]
+    fn a_published_object_passes_where_it_was_published() {
+        let f = fixture();
+        let trust = trust(&f.public);
+        let policy = Policy {
+            trust: &trust,
+            placement: Placement::Key(DEV_KEY),
+            promotion: None,
+        };
+        let verdict = decide(&policy, &f.files, WHOLE).unwrap();
+        assert_eq!(verdict.attested.name, DEV_KEY);
+        assert_eq!(verdict.signed, Signed::By(f.signer.keyid().into()));
+        assert!(verdict.summary.is_none() && verdict.key.is_none());
+        assert!(verdict.signature.is_some());
+        let url = Placement::UrlPath("/bucket/dev/loader-arm64-7-0123456789ab.enc");
+        let by_url = Policy {
+            placement: url,
+            ..policy
+        };
+        decide(&by_url, &f.files, WHOLE).unwrap();
+    }
+
+    #[test]
+    fn each_flaw_of_provenance_or_object_is_refused() {
+        let f = fixture();
+        let trusted = trust(&f.public);
+        let policy = Policy {
+            trust: &trusted,
+            placement: Placement::Key(DEV_KEY),
+            promotion: None,
+        };
+        let without = |kind| {
+            let mut files = f.files.clone();
+            files.remove(&kind);
+            files
+        };
+        let missing = refusal(decide(&policy, &without(SidecarKind::Statement), WHOLE));
+        assert!(missing.contains("does not exist"), "{missing}");
+
+        let (_, stranger) = key_pair_pem();
+        let other_key = trust(&stranger);
+        let strange = Policy {
+            trust: &other_key,
+            ..policy
+        };
+        let unsigned = refusal(decide(&strange, &f.files, WHOLE));
+        assert!(unsigned.contains("no signature"), "{unsigned}");
+
+        let flipped = Measured {
+            sha256: Some([0xab; 32]),
+            ..WHOLE
+        };
+        assert!(refusal(decide(&policy, &f.files, flipped)).contains("SHA-256"));
+        let short = Measured {
+            size: SIZE - 1,
+            ..WHOLE
+        };
+        assert!(matches!(
+            decide(&policy, &f.files, short),
+            Err(Denial::NotTheObject(_))
+        ));
+
+        let elsewhere = Policy {
+            placement: Placement::Key("dev/other.enc"),
+            ..policy
+        };
+        let other = refusal(decide(&elsewhere, &f.files, WHOLE));
+        assert!(other.contains("another object"), "{other}");
+
+        let mut forged = f.files.clone();
+        forged.insert(SidecarKind::ChecksumSignature, b"MEUCIQ==".to_vec());
+        let forged = refusal(decide(&policy, &forged, WHOLE));
+        assert!(forged.contains(".sha256.sig does not verify"), "{forged}");
+    }
+
+    #[test]
+    fn a_promoted_object_needs_a_summary_decided_on_its_provenance() {
+        let f = fixture();
+        let trusted = trust(&f.public);
+        let policy = Policy {
+            trust: &trusted,
+            placement: Placement::Key(STAGE_KEY),
+            promotion: None,
+        };
+        let none = refusal(decide(&policy, &f.files, WHOLE));
+        assert!(none.contains("verification summary"), "{none}");
+
+        let mut files = f.files.clone();
+        files.insert(SidecarKind::Summary, stage_summary(&f.files, &f.signer));
+        let verdict = decide(&policy, &files, WHOLE).unwrap();
+        assert!(verdict.summary.is_some());
+
+        // A summary decided on another statement vouches for nothing here.
+        let mut other = f.files.clone();
+        other.insert(SidecarKind::Statement, b"another statement".to_vec());
+        files.insert(SidecarKind::Summary, stage_summary(&other, &f.signer));
+        let elsewhere = refusal(decide(&policy, &files, WHOLE));
+        assert!(
+            elsewhere.contains("not decided on this provenance"),
+            "{elsewhere}"
+        );
+    }
+
+    #[test]
+    fn promotion_goes_forward_and_unwraps_the_committed_key() {
+        let f = fixture();
+        let trusted = trust(&f.public);
+        let stages = stages();
+        let promotion = |from: &'static str, to: &'static str, require_summary| Promotion {
+            stages: &stages,
+            from,
+            to,
+            require_summary,
+            unwrapping: &f.unwrapping,
+        };
+        let policy = |from, to, require| Policy {
+            trust: &trusted,
+            placement: Placement::Key(if from == "dev" { DEV_KEY } else { STAGE_KEY }),
+            promotion: Some(promotion(from, to, require)),
+        };
+        let head = Measured {
+            sha256: None,
+            size: SIZE,
+        };
+        let verdict = decide(&policy("dev", "stage", false), &f.files, head).unwrap();
+        let (key, wrap) = verdict.key.unwrap();
+        assert_eq!(key.as_bytes(), &[0x42; 32]);
+        assert_eq!(wrap, f.files[&SidecarKind::KeyWrap]);
+
+        let skipping = refusal(decide(&policy("dev", "main", true), &f.files, head));
+        assert!(skipping.contains("main takes only"), "{skipping}");
+
+        let mut no_wrap = f.files.clone();
+        no_wrap.remove(&SidecarKind::KeyWrap);
+        let unwrapped = refusal(decide(&policy("dev", "stage", false), &no_wrap, head));
+        assert!(unwrapped.contains("PROMOTION_PUBLIC_KEY"), "{unwrapped}");
+
+        // A stage object whose provenance says dev, promoted from stage,
+        // needs the summary of dev -> stage; with it, it goes to main.
+        let mut promoted = f.files.clone();
+        promoted.insert(SidecarKind::Summary, stage_summary(&f.files, &f.signer));
+        decide(&policy("stage", "main", true), &promoted, head).unwrap();
+        let backwards = Policy {
+            promotion: Some(Promotion {
+                stages: &stages[1..],
+                ..promotion("stage", "main", false)
+            }),
+            ..policy("stage", "main", false)
+        };
+        let order = refusal(decide(&backwards, &promoted, head));
+        assert!(order.contains("does not come before"), "{order}");
+    }
+
+    #[test]
+    fn a_file_that_cannot_be_read_is_the_readers_error() {
+        let f = fixture();
+        let trusted = trust(&f.public);
+        let policy = Policy {
+            trust: &trusted,
+            placement: Placement::File,
+            promotion: None,
+        };
+        let mut read = |_| Err("the disk is gone".to_string());
+        let denied = policy.decide(&mut read, || Ok(WHOLE));
+        assert!(matches!(denied, Err(Denial::Unreadable(why)) if why == "the disk is gone"));
+    }
+}
