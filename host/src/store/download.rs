@@ -65,24 +65,15 @@ impl Source {
                     _ => Body::Http(response),
                 }
             }
-            Self::S3 { bucket, key } => {
-                let got = bucket
-                    .client()
-                    .get_object()
-                    .bucket(bucket.name())
-                    .key(key)
-                    .send()
-                    .await;
-                match got {
-                    Ok(output) => Body::S3(output.body),
-                    Err(aws_sdk_s3::error::SdkError::ServiceError(service))
-                        if service.raw().status().as_u16() == 404 =>
-                    {
-                        return Ok(None);
-                    }
-                    Err(err) => bail!("GET {what}: {}", bucket.cause(&err)),
+            Self::S3 { bucket, key } => match bucket.get_object(key).send().await {
+                Ok(output) => Body::S3(output.body),
+                Err(aws_sdk_s3::error::SdkError::ServiceError(service))
+                    if service.raw().status().as_u16() == 404 =>
+                {
+                    return Ok(None);
                 }
-            }
+                Err(err) => bail!("GET {what}: {}", bucket.cause(&err)),
+            },
         };
         tokio::time::timeout(SMALL_BODY_DEADLINE, collect(body, limit))
             .await
@@ -177,10 +168,7 @@ async fn open(source: &Source, offset: u64) -> Result<Opened, DownloadError> {
         }
         Source::S3 { bucket, key } => {
             let output = bucket
-                .client()
-                .get_object()
-                .bucket(bucket.name())
-                .key(key)
+                .get_object(key)
                 .set_range(range)
                 .send()
                 .await

@@ -11,6 +11,7 @@ use aws_sdk_s3::config::{
     StalledStreamProtectionConfig,
 };
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::operation::get_object::builders::GetObjectFluentBuilder;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
@@ -127,6 +128,11 @@ impl Bucket {
         &self.name
     }
 
+    /// A GetObject of `key` in this bucket, for the caller to finish.
+    pub fn get_object(&self, key: &str) -> GetObjectFluentBuilder {
+        self.client.get_object().bucket(self.name()).key(key)
+    }
+
     /// Turns an SDK error of a request on an object into a sentence naming
     /// the cause.
     pub fn explain<E, R>(&self, err: SdkError<E, R>, action: &str) -> anyhow::Error
@@ -194,14 +200,7 @@ impl Bucket {
     /// larger than `limit` bytes is refused unread: it is not a sidecar.
     pub async fn get_small(&self, key: &str, limit: u64) -> anyhow::Result<Option<Vec<u8>>> {
         let action = format!("reading {key}");
-        let response = match self
-            .client
-            .get_object()
-            .bucket(self.name())
-            .key(key)
-            .send()
-            .await
-        {
+        let response = match self.get_object(key).send().await {
             Ok(response) => response,
             Err(SdkError::ServiceError(service)) if service.raw().http_status() == 404 => {
                 return Ok(None);
