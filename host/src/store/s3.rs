@@ -518,9 +518,12 @@ impl Answer<'_> {
             (_, _, "InvalidAccessKeyId" | "SignatureDoesNotMatch") | (_, 401 | 403, "") => format!(
                 "S3 refused the credentials ({http}); check S3_ACCESS_KEY and S3_SECRET_KEY"
             ),
+            // Garage says AccessDenied for a wrong secret too: its message
+            // ("Forbidden: Invalid signature") tells which.
             (_, _, "AccessDenied") => format!(
-                "S3 denied access to bucket {bucket} (HTTP {status}); \
-                 check the key's permissions on it"
+                "S3 denied access to bucket {bucket} ({http}: {}); check S3_ACCESS_KEY, \
+                 S3_SECRET_KEY and the key's permissions on the bucket",
+                message.unwrap_or("no message")
             ),
             (_, _, "NoSuchUpload") => format!(
                 "the multipart upload is gone (HTTP {status} NoSuchUpload): \
@@ -582,6 +585,11 @@ mod tests {
     fn other_refusals_name_what_to_check() {
         assert!(cause(403, "", Subject::Bucket).contains("check S3_ACCESS_KEY and S3_SECRET_KEY"));
         assert!(cause(400, "", Subject::Object).contains("check S3_REGION"));
+        assert_eq!(
+            cause(403, "AccessDenied", Subject::Object),
+            "S3 denied access to bucket artifacts (HTTP 403 AccessDenied: The server said so.); \
+             check S3_ACCESS_KEY, S3_SECRET_KEY and the key's permissions on the bucket"
+        );
         assert_eq!(
             cause(500, "InternalError", Subject::Object),
             "S3 answered HTTP 500 InternalError: The server said so."
