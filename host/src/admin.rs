@@ -202,8 +202,13 @@ fn detail(body: &str, token: &str) -> String {
     format!(": {}", excerpt.replace(token, "<redacted>"))
 }
 
+/// The error and its causes; reqwest ends its message with the URL, which
+/// is printed without its query's values (`crate::redact`).
 fn describe(err: &reqwest::Error) -> String {
     let mut text = err.to_string();
+    if let Some(url) = err.url() {
+        text = text.replace(url.as_str(), &crate::redact::url(url.as_str()));
+    }
     let mut source = std::error::Error::source(err);
     while let Some(cause) = source {
         text.push_str(": ");

@@ -130,6 +130,20 @@ impl Environment {
             None => join(&join(&self.s3.endpoint, &self.s3.bucket), object_key),
         }
     }
+
+    /// A note for the summary when `cdn_url` fell back to the S3 path: a
+    /// private bucket (Garage's, most S3's) refuses it to a plain GET, so
+    /// a loader fetching the row's cdn_url would get a 403.
+    pub fn cdn_url_note(&self, cdn_url: &str) -> Option<String> {
+        self.cdn_base_url.is_none().then(|| {
+            format!(
+                "note: CDN_PUBLIC_BASE_URL is unset, so the cdn_url {cdn_url} is the bucket's S3 \
+                 path, which only a public bucket serves: set CDN_PUBLIC_BASE_URL to a public \
+                 base, or fetch with --object-key and the S3_* credentials",
+                cdn_url = crate::redact::url(cdn_url)
+            )
+        })
+    }
 }
 
 /// Joins with exactly one `/`, whatever slashes either side brings.
@@ -267,6 +281,17 @@ mod tests {
         let e = Environment::load(env(&with_cdn)).unwrap();
         assert_eq!(e.cdn_url("dev/x.enc"), "https://cdn.example/dev/x.enc");
         assert_eq!(e.admin.publish_url, "https://admin.example/api/v2/publish");
+    }
+
+    #[test]
+    fn only_the_s3_path_fallback_gets_a_note() {
+        let e = Environment::load(env(&FULL)).unwrap();
+        let note = e.cdn_url_note(&e.cdn_url("dev/x.enc")).unwrap();
+        assert!(note.contains("CDN_PUBLIC_BASE_URL is unset"), "{note}");
+        let mut with_cdn = FULL.to_vec();
+        with_cdn.push(("CDN_PUBLIC_BASE_URL", "https://cdn.example"));
+        let e = Environment::load(env(&with_cdn)).unwrap();
+        assert_eq!(e.cdn_url_note(&e.cdn_url("dev/x.enc")), None);
     }
 
     #[test]

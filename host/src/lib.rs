@@ -12,7 +12,7 @@
 //! - `publishing/`: what publish and promote share to stay all or nothing;
 //! - `commands/`: one module per subcommand, wiring the domains together;
 //! - the rest is shared plumbing: command line, configuration, secrets,
-//!   failure classes, output files, progress and logging.
+//!   failure classes, output files, progress, logging and URLs fit to print.
 
 pub mod admin;
 pub mod attest;
@@ -26,6 +26,7 @@ pub mod logging;
 pub mod output;
 pub mod progress;
 pub mod publishing;
+pub mod redact;
 pub mod sbom;
 pub mod sealing;
 pub mod secrets;

@@ -162,7 +162,10 @@ pub fn download_source(
     match (url, object_key) {
         (Some(url), _) => {
             reqwest::Url::parse(url)
-                .map_err(|err| anyhow::anyhow!("--url {url:?} is not a URL: {err}"))
+                .map_err(|err| {
+                    let url = crate::redact::url(url);
+                    anyhow::anyhow!("--url {url:?} is not a URL: {err}")
+                })
                 .class(Class::Usage)?;
             let client = reqwest::Client::builder()
                 .connect_timeout(std::time::Duration::from_secs(10))

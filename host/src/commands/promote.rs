@@ -275,6 +275,9 @@ pub fn run(args: &PromoteArgs) -> Result<(), Failure> {
     drop(registration);
     let settled = settle(&tokio, staged, registered)?;
     say_promoted(&plan, &verified, settled.1);
+    if let Some(note) = env.cdn_url_note(&cdn_url) {
+        eprintln!("{note}");
+    }
     let vsa = SidecarKind::Summary.key_beside(&plan.target_key);
     print_receipt(
         args,
@@ -506,8 +509,7 @@ fn read_back(
     attested: &AttestedObject,
 ) -> Result<(), Failure> {
     let source = Source::S3 {
-        client: bucket.client().clone(),
-        bucket: bucket.name().to_string(),
+        bucket: bucket.clone(),
         key: key.to_string(),
     };
     let (sha256, size) = sha256_of(&mut ResumingReader::new(tokio, &source))

@@ -182,6 +182,9 @@ pub fn run(args: &PublishArgs) -> Result<(), Failure> {
         &receipt,
         mib_per_second(summary.plaintext_length, stored.report.elapsed),
     );
+    if let Some(note) = env.cdn_url_note(&cdn_url) {
+        eprintln!("{note}");
+    }
     if args.json {
         print_json(&receipt);
     }

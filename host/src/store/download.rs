@@ -1,8 +1,12 @@
 //! Downloads that survive a dropped connection: a `Read` over an HTTP or S3
 //! object that, when the stream breaks, asks again from the byte it got to
-//! (`Range: bytes=N-`) and carries on as if nothing happened.
+//! (`Range: bytes=N-`) and carries on as if nothing happened. Its errors
+//! are causes only (`HTTP 404 Not Found`, `no such object in bucket b`):
+//! the caller names the object, by `Source::describe`, which never prints
+//! a URL's query.
 
 use crate::config::S3Config;
+use crate::store::s3::Bucket;
 use anyhow::{Context, Result, anyhow, bail};
 use bytes::Bytes;
 use std::io::{self, Read};
@@ -19,24 +23,24 @@ pub enum Source {
         url: String,
     },
     S3 {
-        client: aws_sdk_s3::Client,
-        bucket: String,
+        bucket: Bucket,
         key: String,
     },
 }
 
 impl Source {
+    /// The object, fit to print: a URL without its query's values (a
+    /// presigned URL's signature is a credential), or `s3://bucket/key`.
     pub fn describe(&self) -> String {
         match self {
-            Self::Http { url, .. } => url.clone(),
-            Self::S3 { bucket, key, .. } => format!("s3://{bucket}/{key}"),
+            Self::Http { url, .. } => crate::redact::url(url),
+            Self::S3 { bucket, key } => format!("s3://{}/{key}", bucket.name()),
         }
     }
 
     pub fn s3(config: &S3Config, key: &str) -> Self {
         Self::S3 {
-            client: crate::store::s3::client(config),
-            bucket: config.bucket.clone(),
+            bucket: Bucket::new(config),
             key: key.to_string(),
         }
     }
@@ -57,25 +61,18 @@ impl Source {
                     .map_err(|err| anyhow!("GET {what}: {}", err.without_url()))?;
                 match response.status() {
                     reqwest::StatusCode::NOT_FOUND => return Ok(None),
-                    status if !status.is_success() => bail!("GET {what}: HTTP {status}"),
+                    status if !status.is_success() => bail!("GET {what}: {}", http_refusal(status)),
                     _ => Body::Http(response),
                 }
             }
-            Self::S3 {
-                client,
-                bucket,
-                key,
-            } => match client.get_object().bucket(bucket).key(key).send().await {
+            Self::S3 { bucket, key } => match bucket.get_object(key).send().await {
                 Ok(output) => Body::S3(output.body),
                 Err(aws_sdk_s3::error::SdkError::ServiceError(service))
                     if service.raw().status().as_u16() == 404 =>
                 {
                     return Ok(None);
                 }
-                Err(err) => match err.raw_response().map(|raw| raw.status().as_u16()) {
-                    Some(status) => bail!("GET {what}: HTTP {status}"),
-                    None => bail!("GET {what}: {err}"),
-                },
+                Err(err) => bail!("GET {what}: {}", bucket.cause(&err)),
             },
         };
         tokio::time::timeout(SMALL_BODY_DEADLINE, collect(body, limit))
@@ -109,7 +106,12 @@ enum Body {
 impl Body {
     async fn next(&mut self) -> Option<Result<Bytes>> {
         match self {
-            Self::Http(response) => response.chunk().await.map_err(Into::into).transpose(),
+            // reqwest's errors end with the whole URL: the caller names it.
+            Self::Http(response) => response
+                .chunk()
+                .await
+                .map_err(|err| err.without_url().into())
+                .transpose(),
             Self::S3(stream) => stream.next().await.map(|chunk| chunk.map_err(Into::into)),
         }
     }
@@ -124,12 +126,12 @@ struct Opened {
 }
 
 /// Why a request failed: worth another try, or final (404, 403, ...).
-enum Failure {
+enum DownloadError {
     Retry(anyhow::Error),
     Fatal(anyhow::Error),
 }
 
-async fn open(source: &Source, offset: u64) -> Result<Opened, Failure> {
+async fn open(source: &Source, offset: u64) -> Result<Opened, DownloadError> {
     let range = (offset > 0).then(|| format!("bytes={offset}-"));
     match source {
         Source::Http { client, url } => {
@@ -140,13 +142,13 @@ async fn open(source: &Source, offset: u64) -> Result<Opened, Failure> {
             let response = request
                 .send()
                 .await
-                .map_err(|err| Failure::Retry(anyhow!("GET {url}: {err}")))?;
+                .map_err(|err| DownloadError::Retry(err.without_url().into()))?;
             let status = response.status();
             if status.is_server_error() {
-                return Err(Failure::Retry(anyhow!("GET {url}: HTTP {status}")));
+                return Err(DownloadError::Retry(anyhow!("HTTP {status}")));
             }
             if !status.is_success() {
-                return Err(Failure::Fatal(anyhow!("GET {url}: HTTP {status}")));
+                return Err(DownloadError::Fatal(anyhow!(http_refusal(status))));
             }
             let content_range = response
                 .headers()
@@ -154,7 +156,7 @@ async fn open(source: &Source, offset: u64) -> Result<Opened, Failure> {
                 .and_then(|value| value.to_str().ok())
                 .map(str::to_string);
             let (starts_at, total) = match (status.as_u16(), content_range) {
-                (206, Some(range)) => parse_content_range(&range).map_err(Failure::Fatal)?,
+                (206, Some(range)) => parse_content_range(&range).map_err(DownloadError::Fatal)?,
                 // The server ignored the range: the body starts at 0.
                 _ => (0, response.content_length()),
             };
@@ -164,33 +166,24 @@ async fn open(source: &Source, offset: u64) -> Result<Opened, Failure> {
                 total,
             })
         }
-        Source::S3 {
-            client,
-            bucket,
-            key,
-        } => {
-            let output = client
-                .get_object()
-                .bucket(bucket)
-                .key(key)
+        Source::S3 { bucket, key } => {
+            let output = bucket
+                .get_object(key)
                 .set_range(range)
                 .send()
                 .await
                 .map_err(|err| {
                     let fatal = matches!(&err, aws_sdk_s3::error::SdkError::ServiceError(e)
                         if e.raw().status().is_client_error());
-                    let err = anyhow!(
-                        "GET s3://{bucket}/{key}: {}",
-                        aws_sdk_s3::error::DisplayErrorContext(&err)
-                    );
+                    let err = anyhow!(bucket.cause(&err));
                     if fatal {
-                        Failure::Fatal(err)
+                        DownloadError::Fatal(err)
                     } else {
-                        Failure::Retry(err)
+                        DownloadError::Retry(err)
                     }
                 })?;
             let (starts_at, total) = match output.content_range() {
-                Some(range) => parse_content_range(range).map_err(Failure::Fatal)?,
+                Some(range) => parse_content_range(range).map_err(DownloadError::Fatal)?,
                 None => (
                     0,
                     output.content_length().and_then(|n| u64::try_from(n).ok()),
@@ -202,6 +195,21 @@ async fn open(source: &Source, offset: u64) -> Result<Opened, Failure> {
                 total,
             })
         }
+    }
+}
+
+/// A final refusal over HTTP. The default cdn_url is the bucket's S3 path,
+/// which a private bucket (Garage's, most S3's) refuses to a plain GET: say
+/// what to try instead.
+fn http_refusal(status: reqwest::StatusCode) -> String {
+    match status.as_u16() {
+        401 | 403 | 404 => format!(
+            "HTTP {status}; if this is a cdn_url published without CDN_PUBLIC_BASE_URL, it is \
+             the bucket's S3 path, which a private bucket does not serve: publish with \
+             CDN_PUBLIC_BASE_URL set to a public base, or use --object-key with the S3_* \
+             credentials"
+        ),
+        _ => format!("HTTP {status}"),
     }
 }
 
@@ -277,13 +285,15 @@ impl<'a> ResumingReader<'a> {
                     self.body = Some(opened.body);
                     return Ok(());
                 }
-                Err(Failure::Fatal(err)) => return Err(err),
-                Err(Failure::Retry(err)) if attempt >= ATTEMPTS => return Err(err),
-                Err(Failure::Retry(err)) => {
+                Err(DownloadError::Fatal(err)) => return Err(err),
+                Err(DownloadError::Retry(err)) if attempt >= ATTEMPTS => return Err(err),
+                Err(DownloadError::Retry(err)) => {
                     tracing::warn!(
-                        "download attempt {attempt} failed ({err:#}); retrying in {backoff:?}"
+                        "download attempt {attempt} of {} failed ({err:#}); retrying in {backoff:?}",
+                        self.source.describe()
                     );
-                    self.wait(tokio::time::sleep(backoff))?;
+                    // Made inside the runtime: a `Sleep` made outside one panics.
+                    self.wait(async { tokio::time::sleep(backoff).await })?;
                     backoff *= 2;
                     attempt += 1;
                 }
@@ -322,7 +332,8 @@ impl<'a> ResumingReader<'a> {
                 return Err(broken.context("the download kept breaking"));
             }
             tracing::warn!(
-                "download broke at byte {} ({broken:#}); resuming",
+                "download of {} broke at byte {} ({broken:#}); resuming",
+                self.source.describe(),
                 self.offset
             );
             self.resumes += 1;

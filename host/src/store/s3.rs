@@ -11,6 +11,7 @@ use aws_sdk_s3::config::{
     StalledStreamProtectionConfig,
 };
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::operation::get_object::builders::GetObjectFluentBuilder;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
@@ -127,13 +128,29 @@ impl Bucket {
         &self.name
     }
 
-    /// Turns an SDK error into a sentence naming the cause.
+    /// A GetObject of `key` in this bucket, for the caller to finish.
+    pub fn get_object(&self, key: &str) -> GetObjectFluentBuilder {
+        self.client.get_object().bucket(self.name()).key(key)
+    }
+
+    /// Turns an SDK error of a request on an object into a sentence naming
+    /// the cause.
     pub fn explain<E, R>(&self, err: SdkError<E, R>, action: &str) -> anyhow::Error
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug + HttpStatus,
     {
-        explain_parts(err, action, &self.endpoint, &self.name)
+        explain_parts(err, action, &self.endpoint, &self.name, Subject::Object)
+    }
+
+    /// Why a request on an object failed, as the end of a sentence that
+    /// names the object (`cannot open s3://bucket/key: ...`).
+    pub fn cause<E, R>(&self, err: &SdkError<E, R>) -> String
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + HttpStatus,
+    {
+        cause(err, &self.endpoint, &self.name, Subject::Object)
     }
 
     /// Asks for the bucket before anything is sealed, so that wrong
@@ -146,7 +163,15 @@ impl Bucket {
             .send()
             .await
             .map(drop)
-            .map_err(|err| self.explain(err, "checking the bucket"))
+            .map_err(|err| {
+                explain_parts(
+                    err,
+                    "checking the bucket",
+                    &self.endpoint,
+                    &self.name,
+                    Subject::Bucket,
+                )
+            })
     }
 
     /// The object at `key`, or `None` if there is none.
@@ -175,14 +200,7 @@ impl Bucket {
     /// larger than `limit` bytes is refused unread: it is not a sidecar.
     pub async fn get_small(&self, key: &str, limit: u64) -> anyhow::Result<Option<Vec<u8>>> {
         let action = format!("reading {key}");
-        let response = match self
-            .client
-            .get_object()
-            .bucket(self.name())
-            .key(key)
-            .send()
-            .await
-        {
+        let response = match self.get_object(key).send().await {
             Ok(response) => response,
             Err(SdkError::ServiceError(service)) if service.raw().http_status() == 404 => {
                 return Ok(None);
@@ -412,63 +430,112 @@ impl HttpStatus for aws_sdk_s3::config::http::HttpResponse {
     }
 }
 
+/// What a request asked about, which decides what a bare 404 means. GET
+/// and the other requests with an answer body say `NoSuchKey` or
+/// `NoSuchBucket`; a HEAD has no body, so its 404 says only that what it
+/// asked for is missing: the bucket for HeadBucket, the object for
+/// HeadObject (a HeadObject on a missing bucket answers the same 404, which
+/// is why every command asks HeadBucket first, in `Bucket::preflight`).
+/// Garage 2.5 answers exactly so; `tests/test_error_messages.py` shows the
+/// GET side.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Subject {
+    Bucket,
+    Object,
+}
+
 fn explain_parts<E, R>(
     err: SdkError<E, R>,
     action: &str,
     endpoint: &str,
     bucket: &str,
+    subject: Subject,
 ) -> anyhow::Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + HttpStatus,
 {
-    let sentence = match &err {
+    anyhow::anyhow!("{action}: {}", cause(&err, endpoint, bucket, subject))
+}
+
+/// The cause of a failed request in one sentence, never the SDK's dump.
+fn cause<E, R>(err: &SdkError<E, R>, endpoint: &str, bucket: &str, subject: Subject) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + HttpStatus,
+{
+    match err {
         SdkError::DispatchFailure(failure) => format!(
-            "{action}: cannot reach the S3 endpoint {endpoint} ({})",
+            "cannot reach the S3 endpoint {endpoint} ({})",
             failure
                 .as_connector_error()
                 .map_or_else(|| format!("{failure:?}"), |cause| source_chain(cause))
         ),
         SdkError::TimeoutError(_) => {
-            format!("{action}: the S3 endpoint {endpoint} did not answer in time")
+            format!("the S3 endpoint {endpoint} did not answer in time")
         }
-        SdkError::ServiceError(service) => {
-            let status = service.raw().http_status();
-            let code = service.err().code().unwrap_or("");
-            // `HTTP 403` alone when the server gave no code (a HEAD has no body).
-            let http = match code {
-                "" => format!("HTTP {status}"),
-                code => format!("HTTP {status} {code}"),
-            };
-            match (status, code) {
-                (_, "InvalidAccessKeyId" | "SignatureDoesNotMatch") | (401 | 403, "") => format!(
-                    "{action}: S3 refused the credentials ({http}); \
-                     check S3_ACCESS_KEY and S3_SECRET_KEY"
-                ),
-                (_, "AccessDenied") => format!(
-                    "{action}: S3 denied access to bucket {bucket} (HTTP {status}); \
-                     check the key's permissions on it"
-                ),
-                (_, "NoSuchUpload") => format!(
-                    "{action}: the multipart upload is gone (HTTP {status} NoSuchUpload): \
-                     it was aborted, or another writer replaced the object"
-                ),
-                (404, "" | "NotFound") | (_, "NoSuchBucket") => {
-                    format!("{action}: bucket {bucket} does not exist at {endpoint}")
-                }
-                (_, "AuthorizationHeaderMalformed") | (400, "") => format!(
-                    "{action}: S3 rejected the request ({http}); check S3_REGION \
-                     (Garage's default region is `garage`)"
-                ),
-                _ => format!(
-                    "{action}: S3 answered {http}: {}",
-                    service.err().message().unwrap_or("no message")
-                ),
+        SdkError::ServiceError(service) => Answer {
+            status: service.raw().http_status(),
+            code: service.err().code().unwrap_or(""),
+            message: service.err().message(),
+        }
+        .cause(endpoint, bucket, subject),
+        other => source_chain(other),
+    }
+}
+
+/// What S3 answered to a refused request.
+struct Answer<'a> {
+    status: u16,
+    /// Empty when the server gave none (a HEAD has no body).
+    code: &'a str,
+    message: Option<&'a str>,
+}
+
+impl Answer<'_> {
+    fn cause(&self, endpoint: &str, bucket: &str, subject: Subject) -> String {
+        let Self {
+            status,
+            code,
+            message,
+        } = *self;
+        // `HTTP 403` alone when the server gave no code.
+        let http = match code {
+            "" => format!("HTTP {status}"),
+            code => format!("HTTP {status} {code}"),
+        };
+        let missing = match code {
+            "NoSuchBucket" => Some(Subject::Bucket),
+            "NoSuchKey" => Some(Subject::Object),
+            "" | "NotFound" if status == 404 => Some(subject),
+            _ => None,
+        };
+        match (missing, status, code) {
+            (Some(Subject::Bucket), ..) => {
+                format!("bucket {bucket} does not exist at {endpoint} ({http})")
             }
+            (Some(Subject::Object), ..) => format!("no such object in bucket {bucket} ({http})"),
+            (_, _, "InvalidAccessKeyId" | "SignatureDoesNotMatch") | (_, 401 | 403, "") => format!(
+                "S3 refused the credentials ({http}); check S3_ACCESS_KEY and S3_SECRET_KEY"
+            ),
+            // Garage says AccessDenied for a wrong secret too: its message
+            // ("Forbidden: Invalid signature") tells which.
+            (_, _, "AccessDenied") => format!(
+                "S3 denied access to bucket {bucket} ({http}: {}); check S3_ACCESS_KEY, \
+                 S3_SECRET_KEY and the key's permissions on the bucket",
+                message.unwrap_or("no message")
+            ),
+            (_, _, "NoSuchUpload") => format!(
+                "the multipart upload is gone (HTTP {status} NoSuchUpload): \
+                 it was aborted, or another writer replaced the object"
+            ),
+            (_, _, "AuthorizationHeaderMalformed") | (_, 400, "") => format!(
+                "S3 rejected the request ({http}); check S3_REGION \
+                 (Garage's default region is `garage`)"
+            ),
+            _ => format!("S3 answered {http}: {}", message.unwrap_or("no message")),
         }
-        other => format!("{action}: {}", source_chain(other)),
-    };
-    anyhow::anyhow!(sentence)
+    }
 }
 
 fn source_chain(err: &dyn std::error::Error) -> String {
@@ -480,4 +547,52 @@ fn source_chain(err: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Answer, Subject};
+
+    fn cause(status: u16, code: &str, subject: Subject) -> String {
+        Answer {
+            status,
+            code,
+            message: Some("The server said so."),
+        }
+        .cause("http://127.0.0.1:3900", "artifacts", subject)
+    }
+
+    #[test]
+    fn a_missing_object_and_a_missing_bucket_are_told_apart() {
+        let no_object = "no such object in bucket artifacts";
+        let no_bucket = "bucket artifacts does not exist at http://127.0.0.1:3900";
+        // A HEAD has no body: its bare 404 is about what it asked for.
+        for (status, code, subject, expected) in [
+            (404, "NoSuchKey", Subject::Object, no_object),
+            (404, "NoSuchBucket", Subject::Object, no_bucket),
+            (404, "", Subject::Object, no_object),
+            (404, "NotFound", Subject::Bucket, no_bucket),
+        ] {
+            let http = match code {
+                "" => format!("HTTP {status}"),
+                code => format!("HTTP {status} {code}"),
+            };
+            assert_eq!(cause(status, code, subject), format!("{expected} ({http})"));
+        }
+    }
+
+    #[test]
+    fn other_refusals_name_what_to_check() {
+        assert!(cause(403, "", Subject::Bucket).contains("check S3_ACCESS_KEY and S3_SECRET_KEY"));
+        assert!(cause(400, "", Subject::Object).contains("check S3_REGION"));
+        assert_eq!(
+            cause(403, "AccessDenied", Subject::Object),
+            "S3 denied access to bucket artifacts (HTTP 403 AccessDenied: The server said so.); \
+             check S3_ACCESS_KEY, S3_SECRET_KEY and the key's permissions on the bucket"
+        );
+        assert_eq!(
+            cause(500, "InternalError", Subject::Object),
+            "S3 answered HTTP 500 InternalError: The server said so."
+        );
+    }
 }
