@@ -64,6 +64,7 @@ import sys
 from importlib import metadata
 for pin in sys.argv[1:]:
     name, _, version = pin.partition("==")
+    name = name.split("[")[0]  # `pkg[extra]==1.0` is installed as `pkg`
     try:
         if version and metadata.version(name) != version:
             sys.exit(1)
@@ -75,7 +76,7 @@ pip_install() {
     python3 -m pip install --quiet --disable-pip-version-check "$@"
 }
 if ! python3 -c 'import pytest, cryptography, boto3, yaml' 2>/dev/null \
-    || ! have_pinned $(grep -E '^[A-Za-z0-9_.-]+==' tests/requirements.txt); then
+    || ! have_pinned $(grep -E '^[A-Za-z0-9_.-]+(\[[A-Za-z0-9_,.-]+\])?==' tests/requirements.txt); then
     say "installing the Python test packages"
     pip_install -r tests/requirements.txt
 fi
@@ -104,6 +105,19 @@ if ! python3 -c 'import securesystemslib, sigstore' 2>/dev/null; then
     python3 -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
 fi
 # --- end provenance
+# --- SBOMs (issue 23): the fixture images are built with the real package
+# tools (tests/sbom_fixtures.py): dpkg is Debian's own; rpmbuild and rpm
+# --root write a real rpmdb.sqlite; db5.3_load writes the BerkeleyDB one;
+# Debian's Go builds binaries with module build info; npm installs
+# node_modules; zstd compresses layers. syft and the SBOM checkers come from
+# tests/requirements.txt above.
+if missing rpmbuild || missing go || missing npm || missing db5.3_load || missing zstd; then
+    say "installing Debian's rpm, golang-go, npm, db5.3-util and zstd"
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends rpm golang-go db5.3-util zstd \
+        $(missing npm && echo npm)
+fi
+# --- end SBOMs
 # jco, to load the component in Node (tests/test_portability.py).
 if [ ! -d tests/jco/node_modules ]; then
     say "installing jco from npm"
