@@ -10,7 +10,14 @@
 //!
 //! - `package`: what a cataloger finds (name, version, purl, supplier,
 //!   licenses, where it was found);
-//! - `catalog`: the cataloger interface and the files it is handed.
+//! - `catalog`: the cataloger interface and the files it is handed;
+//! - `document`: what an SBOM says (subject, packages, problems, date);
+//! - `model`: the ML-BOM of a file that is not an image;
+//! - `cyclonedx`, `spdx`: the two formats, written from one document.
 
 pub mod catalog;
+pub mod cyclonedx;
+pub mod document;
+pub mod model;
 pub mod package;
+pub mod spdx;
