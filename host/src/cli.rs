@@ -61,6 +61,11 @@ pub enum Command {
     /// Write the SBOM of an image tarball or a model file (CycloneDX or SPDX JSON), offline.
     Sbom(SbomArgs),
     /// Abort incomplete multipart uploads left by a killed publish (kill -9, power cut).
+    // clap's usage line in an error repeats the flags given as if they were
+    // required (`... --older-than <AGE> --dry-run`); this one says what is.
+    #[command(
+        override_usage = "publish-artifact cleanup --prefix <PREFIX> --older-than <AGE> [--dry-run]"
+    )]
     Cleanup(CleanupArgs),
     /// Run known-answer tests through the embedded sealing component.
     Selftest,
@@ -240,7 +245,10 @@ pub enum SbomFormat {
     SpdxJson,
 }
 
+/// The key is either fresh (`--key-out`) or reused (`--key-file` with
+/// `--iv`): exactly one of the two, so the usage line shows it as required.
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("key").required(true).args(["key_out", "key_file"])))]
 pub struct SealArgs {
     /// The file to seal.
     #[arg(long, value_name = "PATH")]
@@ -253,11 +261,11 @@ pub struct SealArgs {
     #[arg(long)]
     pub force: bool,
     /// New file for the fresh key, as 64 hex digits (mode 0600, never overwritten).
-    #[arg(long, value_name = "PATH", required_unless_present = "key_file")]
+    #[arg(long, value_name = "PATH")]
     pub key_out: Option<PathBuf>,
     /// Reuse the key in this file instead of a fresh one, with --iv: makes the
     /// output reproducible, for comparing hosts. Never publish with a reused key.
-    #[arg(long, value_name = "PATH", conflicts_with = "key_out", requires = "iv")]
+    #[arg(long, value_name = "PATH", requires = "iv")]
     pub key_file: Option<PathBuf>,
     /// The IV (32 hex digits) to go with --key-file.
     #[arg(long, value_name = "HEX", requires = "key_file", value_parser = parse_iv)]
@@ -289,15 +297,25 @@ pub struct OpenArgs {
     /// The sealed object.
     #[arg(long, value_name = "PATH")]
     pub file: PathBuf,
-    /// The key file (64 hex digits).
-    #[arg(long, value_name = "PATH")]
-    pub key_file: PathBuf,
+    #[command(flatten)]
+    pub key: KeySource,
     /// The object's expected SHA-256 (64 hex digits).
     #[arg(long, value_name = "HEX", value_parser = parse_sha256)]
     pub sha256: [u8; 32],
     /// Where the plaintext goes; it appears only once every check passed.
     #[arg(long, value_name = "PATH")]
     pub out: PathBuf,
+}
+
+/// Where `open`, `fetch` and `verify` take the data key from. Never from a
+/// flag's value: argv is visible to every user of the machine.
+#[derive(Debug, Args)]
+pub struct KeySource {
+    /// The key file (64 hex digits); without it the key comes from PUBLISH_ARTIFACT_KEY.
+    /// A key file that is missing, unreadable or holds no key is exit 3; no key at all,
+    /// or a PUBLISH_ARTIFACT_KEY that is not 64 hex digits, exit 2.
+    #[arg(long, value_name = "PATH")]
+    pub key_file: Option<PathBuf>,
 }
 
 /// Where `fetch` downloads from: exactly one of the two.
@@ -319,9 +337,8 @@ pub struct FetchArgs {
     /// The registered SHA-256 of the object (64 hex digits).
     #[arg(long, value_name = "HEX", value_parser = parse_sha256)]
     pub sha256: [u8; 32],
-    /// The key file (64 hex digits); without it the key comes from PUBLISH_ARTIFACT_KEY.
-    #[arg(long, value_name = "PATH")]
-    pub key_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub key: KeySource,
     /// Where the plaintext goes; it appears only once every check passed.
     #[arg(long, value_name = "PATH")]
     pub out: PathBuf,
@@ -338,9 +355,8 @@ pub struct VerifyArgs {
     /// The object's expected SHA-256 (64 hex digits).
     #[arg(long, value_name = "HEX", value_parser = parse_sha256)]
     pub sha256: [u8; 32],
-    /// The key file (64 hex digits); without it the key comes from PUBLISH_ARTIFACT_KEY.
-    #[arg(long, value_name = "PATH")]
-    pub key_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub key: KeySource,
     /// Also compare the plaintext with this original, byte for byte.
     #[arg(long, value_name = "PATH")]
     pub against: Option<PathBuf>,

@@ -3,8 +3,8 @@
 //! | code | class        | meaning                                              |
 //! |------|--------------|------------------------------------------------------|
 //! | 0    |              | success                                              |
-//! | 2    | usage        | bad flags or environment; nothing was read or sent   |
-//! | 3    | input        | the input file (or key file) is missing or unreadable|
+//! | 2    | usage        | bad flags or environment (a variable missing or malformed, e.g. PUBLISH_ARTIFACT_KEY); nothing was read or sent |
+//! | 3    | input        | the input file (or key file) is missing or unreadable, or the key file holds no key |
 //! | 4    | storage      | S3 failed; nothing is left behind in the bucket      |
 //! | 5    | registration | the admin API refused or failed; object removed (kept if no answer came: the row may exist) |
 //! | 6    | integrity    | an object failed its SHA-256, decryption or gunzip   |
@@ -73,6 +73,11 @@ impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:#}", self.error)
     }
+}
+
+/// A usage failure (exit 2) from a sentence.
+pub fn usage(message: impl Into<String>) -> Failure {
+    Failure::new(Class::Usage, anyhow::anyhow!(message.into()))
 }
 
 /// Attaches a class to any error: `result.class(Class::Input)?`.

@@ -1,6 +1,7 @@
 //! The encryption key: drawn from the OS, kept in zeroized memory, never
 //! printed. Key files are created owner-only and never overwritten.
 
+use crate::failure::{Class, ClassExt, Failure, usage};
 use anyhow::{Context, Result, bail};
 use std::fmt;
 use std::io::Write;
@@ -84,21 +85,34 @@ pub fn warn_if_others_may_read(path: &Path, what: &str) {
     }
 }
 
-/// The variable `fetch` and `verify` read the key from when no key file is
-/// given: keys never go on a command line.
+/// The variable `open`, `fetch` and `verify` read the key from when no key
+/// file is given: keys never go on a command line.
 pub const KEY_VAR: &str = "PUBLISH_ARTIFACT_KEY";
 
 impl Key {
-    /// From `--key-file` when given, else from `PUBLISH_ARTIFACT_KEY`.
-    pub fn from_file_or_env(path: Option<&Path>) -> Result<Self> {
+    /// From `--key-file` when given, else from `PUBLISH_ARTIFACT_KEY`. A key
+    /// file that cannot be read or holds no key is an input failure (exit 3);
+    /// no key at all, or a variable that holds none, is a bad environment
+    /// (exit 2), like any other variable of ours with a bad value.
+    pub fn from_file_or_env(path: Option<&Path>) -> Result<Self, Failure> {
         if let Some(path) = path {
-            return Self::read_file(path);
+            return Self::read_file(path).class(Class::Input);
         }
-        let value = Zeroizing::new(std::env::var(KEY_VAR).unwrap_or_default());
+        let value = match std::env::var(KEY_VAR) {
+            Ok(value) => Zeroizing::new(value),
+            Err(std::env::VarError::NotPresent) => Zeroizing::new(String::new()),
+            Err(std::env::VarError::NotUnicode(_)) => {
+                return Err(usage(format!("{KEY_VAR} is not 64 hex digits")));
+            }
+        };
         if value.is_empty() {
-            bail!("no key: give --key-file FILE or set {KEY_VAR} (64 hex digits)");
+            return Err(usage(format!(
+                "no key: give --key-file FILE or set {KEY_VAR} (64 hex digits)"
+            )));
         }
-        Self::from_hex(&value).with_context(|| format!("the key in {KEY_VAR}"))
+        Self::from_hex(&value)
+            .with_context(|| format!("the key in {KEY_VAR}"))
+            .class(Class::Usage)
     }
 }
 

@@ -28,7 +28,7 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::{RngSeed, TestCaseError};
-use publish_artifact::cli::{FetchArgs, FetchSource, OpenArgs, VerifyArgs};
+use publish_artifact::cli::{FetchArgs, FetchSource, KeySource, OpenArgs, VerifyArgs};
 use publish_artifact::commands::{fetch, open, verify};
 use publish_artifact::failure::{Class, Failure};
 use sha2::{Digest, Sha256};
@@ -280,19 +280,25 @@ impl Workspace {
         }
     }
 
+    fn key_source(&self) -> KeySource {
+        KeySource {
+            key_file: Some(self.key_file.clone()),
+        }
+    }
+
     fn run(&self, command: Command, object: &[u8], sha256: [u8; 32]) -> Outcome {
         let out = self.out_dir.join("plaintext");
         let result = match command {
             Command::Open => open::run(&OpenArgs {
                 file: self.object_file.clone(),
-                key_file: self.key_file.clone(),
+                key: self.key_source(),
                 sha256,
                 out: out.clone(),
             }),
             Command::Verify => verify::run(&VerifyArgs {
                 file: self.object_file.clone(),
                 sha256,
-                key_file: Some(self.key_file.clone()),
+                key: self.key_source(),
                 against: None,
             }),
             Command::Fetch => {
@@ -303,7 +309,7 @@ impl Workspace {
                         object_key: None,
                     },
                     sha256,
-                    key_file: Some(self.key_file.clone()),
+                    key: self.key_source(),
                     out: out.clone(),
                     progress: false,
                 })

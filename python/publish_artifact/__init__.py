@@ -13,7 +13,9 @@ Settings and secrets come from the environment (see `publish`), never from
 arguments. Each failure class of the tool is its own exception.
 """
 
-from ._api import Durations, Opened, Receipt, Sealed, Upload, fetch, publish, seal, verify
+from ._api import (Attested, AttestedPromotion, Durations, ImageVerified, Opened, Promoted,
+                   PromotedStatement, Provenance, Receipt, Sealed, Upload, fetch, publish, seal,
+                   verify)
 from ._errors import (
     AttestationError,
     ExistsError,
@@ -31,15 +33,21 @@ from ._find import OVERRIDE_VARIABLE, BinaryNotFoundError, find_binary
 
 __all__ = [
     "AttestationError",
+    "Attested",
+    "AttestedPromotion",
     "BinaryNotFoundError",
     "Durations",
     "ExistsError",
+    "ImageVerified",
     "InputError",
     "IntegrityError",
     "InternalError",
     "OVERRIDE_VARIABLE",
     "Opened",
     "OutputError",
+    "Promoted",
+    "PromotedStatement",
+    "Provenance",
     "PublishArtifactError",
     "Receipt",
     "RegistrationError",

@@ -4,8 +4,9 @@ returning what the tool prints with `--json` as a frozen dataclass."""
 from __future__ import annotations
 
 import os
-from dataclasses import MISSING, dataclass, field, fields
-from typing import Any, Dict, List, Mapping, Optional, Type, TypeVar, Union
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass
+from typing import (Any, Dict, List, Mapping, Optional, Type, TypeVar, Union, get_args, get_origin,
+                    get_type_hints)
 
 from ._errors import PublishArtifactError
 from ._run import run_json
@@ -22,14 +23,16 @@ def _extra_field() -> Any:
     return field(default_factory=dict, repr=False, compare=False)
 
 
-def _from_json(cls: Type[T], data: Mapping[str, Any], **converted: Any) -> T:
-    """`cls` from a JSON object: known fields by name, the rest in `extra`."""
+def _from_json(cls: Type[T], data: Mapping[str, Any]) -> T:
+    """`cls` from a JSON object: known fields by name (a field whose type is
+    one of these dataclasses, or Optional of one, built the same way), the
+    rest in `extra`."""
     dataclass: Any = cls  # every T here is a dataclass with an `extra` field
+    hints = get_type_hints(dataclass)
     known = {f.name for f in fields(dataclass)} - {"extra"}
     required = {f.name for f in fields(dataclass)
                 if f.default is MISSING and f.default_factory is MISSING}
-    values = {name: data[name] for name in known if name in data}
-    values.update(converted)
+    values = {name: _converted(hints[name], data[name]) for name in known if name in data}
     missing = sorted(required - values.keys())
     if missing:
         raise PublishArtifactError(
@@ -42,15 +45,34 @@ def _from_json(cls: Type[T], data: Mapping[str, Any], **converted: Any) -> T:
     return built
 
 
+def _converted(hint: Any, value: Any) -> Any:
+    """`value` as the field's type: a JSON object becomes the dataclass the
+    type names (directly or in an Optional); anything else stays as is."""
+    candidates = get_args(hint) if get_origin(hint) is Union else (hint,)
+    for candidate in candidates:
+        if isinstance(candidate, type) and is_dataclass(candidate) and isinstance(value, Mapping):
+            return _from_json(candidate, value)
+    return value
+
+
+class _FromJson:
+    """`from_json`, for every result the tool prints."""
+
+    @classmethod
+    def from_json(cls: Type[T], data: Mapping[str, Any]) -> T:
+        return _from_json(cls, data)
+
+
 @dataclass(frozen=True)
-class Upload:
+class Upload(_FromJson):
     method: str  # "single" (one PUT) or "multipart"
     parts: int
+    resent: int  # bodies sent again after the server found them damaged on the wire
     extra: Mapping[str, Any] = _extra_field()
 
 
 @dataclass(frozen=True)
-class Durations:
+class Durations(_FromJson):
     seal_and_upload_seconds: float
     registration_seconds: float
     total_seconds: float
@@ -58,7 +80,18 @@ class Durations:
 
 
 @dataclass(frozen=True)
-class Receipt:
+class Provenance(_FromJson):
+    """The provenance written beside the object (docs/provenance.md)."""
+
+    signed: bool  # with ATTESTATION_SIGNING_KEY
+    sidecars: List[str]  # the object keys written beside the object
+    keyid: Optional[str] = None  # the signer's key id, when signed
+    image: Optional[str] = None  # the image reference the input was bound to (--image-ref)
+    extra: Mapping[str, Any] = _extra_field()
+
+
+@dataclass(frozen=True)
+class Receipt(_FromJson):
     """What a publish made: the object, where it is, and how it went.
 
     Never holds the encryption key: that goes to the admin API only.
@@ -74,21 +107,15 @@ class Receipt:
     compressed_size_bytes: int
     level: int
     upload: Upload
+    replaced: bool  # an object published before under this key was replaced (`replace`)
     registration_attempts: int
+    provenance: Provenance
     durations: Durations
     extra: Mapping[str, Any] = _extra_field()
 
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "Receipt":
-        return _from_json(
-            cls, data,
-            upload=_from_json(Upload, data.get("upload") or {}),
-            durations=_from_json(Durations, data.get("durations") or {}),
-        )
-
 
 @dataclass(frozen=True)
-class Sealed:
+class Sealed(_FromJson):
     """A local seal: the object file, its digest, and the key's file."""
 
     object: str
@@ -104,7 +131,7 @@ class Sealed:
 
 
 @dataclass(frozen=True)
-class Opened:
+class Opened(_FromJson):
     """An object that passed every check (SHA-256, padding, gzip)."""
 
     source: str
@@ -113,7 +140,82 @@ class Opened:
     sha256: str
     size_bytes: int
     seconds: float
-    plaintext: Optional[str] = None  # where fetch wrote it; None for verify
+    plaintext: Optional[str] = None  # where open or fetch wrote it; None for verify
+    extra: Mapping[str, Any] = _extra_field()
+
+
+@dataclass(frozen=True)
+class PromotedStatement(_FromJson):
+    """The provenance a promotion checked."""
+
+    object_key: str  # the statement's own object key
+    sha256: str  # of the statement file
+    signed_by: str  # the key id that signed it
+    published_as: str  # the object key it names: where the object was published
+    extra: Mapping[str, Any] = _extra_field()
+
+
+@dataclass(frozen=True)
+class Promoted(_FromJson):
+    """What `publish-artifact promote --json` prints (docs/promotion.md)."""
+
+    from_object_key: str
+    object_key: str
+    bucket: str
+    cdn_url: Optional[str]  # None on a dry run: nothing was registered
+    sha256: str
+    size_bytes: int
+    dry_run: bool
+    replaced: bool
+    statement: PromotedStatement
+    from_vsa: Optional[str]  # the summary the source carried (a promoted source)
+    vsa: Optional[str]  # the summary written beside the copy
+    sidecars: List[str]
+    registration_attempts: int
+    seconds: float
+    extra: Mapping[str, Any] = _extra_field()
+
+
+@dataclass(frozen=True)
+class AttestedPromotion(_FromJson):
+    """How a promoted object was accepted: by its verification summary."""
+
+    vsa: str
+    published_as: str  # the object key the provenance names
+    verifier: str
+    time_verified: str
+    extra: Mapping[str, Any] = _extra_field()
+
+
+@dataclass(frozen=True)
+class Attested(_FromJson):
+    """What `publish-artifact attest verify` prints: an object that matched
+    its signed provenance."""
+
+    object: str
+    statement: str
+    sha256: str
+    size_bytes: int
+    signed_by: Optional[str]  # None with --allow-unsigned
+    object_key: Optional[str]
+    dev_stage: str
+    builder_id: str
+    repository: Optional[str]
+    commit: Optional[str]
+    image: Optional[str]
+    promoted: Optional[AttestedPromotion] = None
+    extra: Mapping[str, Any] = _extra_field()
+
+
+@dataclass(frozen=True)
+class ImageVerified(_FromJson):
+    """What `publish-artifact image verify` prints: a tarball that is the
+    image its registry digest names."""
+
+    archive: str
+    image: str  # the reference, REPO[:TAG]@sha256:<hex>
+    tag: Optional[str]  # the RepoTags entry that was checked
+    config_digest: str
     extra: Mapping[str, Any] = _extra_field()
 
 
@@ -164,7 +266,7 @@ def seal(path: PathLike, *, out: PathLike, key_out: PathLike, level: Optional[in
     """Seals `path` locally into `out`, with a fresh key written to the new
     file `key_out` (mode 0600). Nothing is sent anywhere."""
     arguments = ["seal", *_flags(file=path, out=out, key_out=key_out, level=level)]
-    return _from_json(Sealed, run_json(arguments, env))
+    return Sealed.from_json(run_json(arguments, env))
 
 
 def fetch(*, sha256: str, out: PathLike, url: Optional[str] = None,
@@ -183,7 +285,7 @@ def fetch(*, sha256: str, out: PathLike, url: Optional[str] = None,
     secrets = _key_secret(key, key_file)
     arguments = ["fetch", *_flags(url=url, object_key=object_key, sha256=sha256,
                                   key_file=key_file, out=out)]
-    return _from_json(Opened, run_json(arguments, env, secrets))
+    return Opened.from_json(run_json(arguments, env, secrets))
 
 
 def verify(path: PathLike, *, sha256: str, key: Optional[str] = None,
@@ -193,4 +295,4 @@ def verify(path: PathLike, *, sha256: str, key: Optional[str] = None,
     `against`, also compares the plaintext with that original."""
     secrets = _key_secret(key, key_file)
     arguments = ["verify", *_flags(file=path, sha256=sha256, key_file=key_file, against=against)]
-    return _from_json(Opened, run_json(arguments, env, secrets))
+    return Opened.from_json(run_json(arguments, env, secrets))

@@ -11,7 +11,7 @@ use crate::secrets::Key;
 use crate::store::download::ResumingReader;
 
 pub fn run(args: &FetchArgs) -> Result<(), Failure> {
-    let key = Key::from_file_or_env(args.key_file.as_deref()).class(Class::Input)?;
+    let key = Key::from_file_or_env(args.key.key_file.as_deref())?;
     let tokio = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

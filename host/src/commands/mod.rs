@@ -55,10 +55,7 @@ impl<T> PathContext<T> for std::io::Result<T> {
     }
 }
 
-/// A usage failure (exit 2) from a sentence.
-pub fn usage(message: impl Into<String>) -> Failure {
-    Failure::new(Class::Usage, anyhow::anyhow!(message.into()))
-}
+pub use crate::failure::usage;
 
 /// A refusal of provenance or a binding: exit 9.
 pub fn refused(refusal: crate::attest::Refusal) -> Failure {

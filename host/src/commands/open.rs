@@ -8,7 +8,7 @@ use crate::secrets::Key;
 use std::sync::atomic::AtomicU64;
 
 pub fn run(args: &OpenArgs) -> Result<(), Failure> {
-    let key = Key::read_file(&args.key_file).class(Class::Input)?;
+    let key = Key::from_file_or_env(args.key.key_file.as_deref())?;
     let mut input = open_input(&args.file)?;
     let mut out = AtomicOutput::create(&args.out).class(Class::Output)?;
     let source = args.file.display().to_string();

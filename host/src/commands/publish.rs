@@ -130,43 +130,15 @@ pub fn run(args: &PublishArgs) -> Result<(), Failure> {
     let publish_id = admin::idempotency_key().class(Class::Internal)?;
     let object_key = names.object_key();
 
-    let mut staged = claim(
-        &tokio,
-        &bucket,
-        &object_key,
-        args.replace,
-        &publish_id,
-        INSTEAD,
-    )?;
-
     let key = Key::generate().class(Class::Internal)?;
-    let options = SealOptions::new(args.tuning.level, args.tuning.threads());
-    let sealed = seal_checked(
-        (&tokio, &runtime, &bucket),
-        input,
-        &key,
-        &options,
-        &object_key,
-        (!args.replace, plaintext_length, args.progress),
-        &mut staged,
-    );
-    let (report, object_sha256, upload, image) = match sealed {
-        Ok(done) => done,
-        Err(failure) => return Err(undo(&tokio, staged, failure)),
-    };
+    let place = (&tokio, &runtime, &bucket);
+    let sealing = (&object_key, &publish_id, plaintext_length);
+    let (mut staged, stored) = claim_and_seal(place, sealing, args, input, &key)?;
     let sealed_at = Instant::now();
-    let summary = &report.summary;
-    let sealed = Sealed {
-        names: &names,
-        object_key: &object_key,
-        object_sha256,
-        object_size: summary.object_length,
-        data_key: &key,
-        input_name: &input_name(&file),
-        input_sha256: report.plaintext_sha256,
-        level: options.level,
-    };
-    let files = provenance.sidecars(sealed, image.as_ref());
+    let (summary, object_sha256) = (&stored.report.summary, stored.object_sha256);
+    let name = input_name(&file);
+    let sealed = facts(&names, &object_key, &stored, &key, &name, args.tuning.level);
+    let files = provenance.sidecars(sealed, stored.image.as_ref());
     let sidecar_keys = match put_sidecars(
         &tokio,
         &bucket,
@@ -195,25 +167,80 @@ pub fn run(args: &PublishArgs) -> Result<(), Failure> {
         cdn_url: &cdn_url,
         sha256: hex::encode(object_sha256),
         size_bytes: summary.object_length,
-        plaintext_sha256: hex::encode(report.plaintext_sha256),
+        plaintext_sha256: hex::encode(stored.report.plaintext_sha256),
         plaintext_size_bytes: summary.plaintext_length,
         compressed_size_bytes: summary.compressed_length,
-        level: options.level,
-        upload: &upload,
+        level: args.tuning.level,
+        upload: &stored.upload,
         replaced,
         registration_attempts: attempts,
-        provenance: provenance.receipt(sidecar_keys, image.as_ref()),
+        provenance: provenance.receipt(sidecar_keys, stored.image.as_ref()),
         durations: Durations::until_now(started, sealed_at),
     };
     say_published(
         &file,
         &receipt,
-        mib_per_second(summary.plaintext_length, report.elapsed),
+        mib_per_second(summary.plaintext_length, stored.report.elapsed),
     );
     if args.json {
         print_json(&receipt);
     }
     Ok(())
+}
+
+/// What the seal left in the bucket, checked.
+struct Stored {
+    report: SealReport,
+    object_sha256: [u8; 32],
+    upload: UploadReport,
+    image: Option<BoundImage>,
+}
+
+/// Claims the object key, then seals into it; on a failure, undoes what
+/// was staged.
+fn claim_and_seal<'b, I: std::io::Read + Send>(
+    (tokio, runtime, bucket): (&AsyncRuntime, &Runtime, &'b Bucket),
+    (object_key, publish_id, plaintext_length): (&str, &str, u64),
+    args: &PublishArgs,
+    input: Input<I>,
+    key: &Key,
+) -> Result<(Staged<'b>, Stored), Failure> {
+    let mut staged = claim(tokio, bucket, object_key, args.replace, publish_id, INSTEAD)?;
+    let options = SealOptions::new(args.tuning.level, args.tuning.threads());
+    let sealed = seal_checked(
+        (tokio, runtime, bucket),
+        input,
+        key,
+        &options,
+        object_key,
+        (!args.replace, plaintext_length, args.progress),
+        &mut staged,
+    );
+    match sealed {
+        Ok(stored) => Ok((staged, stored)),
+        Err(failure) => Err(undo(tokio, staged, failure)),
+    }
+}
+
+/// What the provenance says of the sealed object.
+fn facts<'a>(
+    names: &'a Names,
+    object_key: &'a str,
+    stored: &Stored,
+    key: &'a Key,
+    input_name: &'a str,
+    level: u8,
+) -> Sealed<'a> {
+    Sealed {
+        names,
+        object_key,
+        object_sha256: stored.object_sha256,
+        object_size: stored.report.summary.object_length,
+        data_key: key,
+        input_name,
+        input_sha256: stored.report.plaintext_sha256,
+        level,
+    }
 }
 
 /// Seals the input into the upload, then checks what was stored and the
@@ -227,7 +254,7 @@ fn seal_checked<I: std::io::Read + Send>(
     object_key: &str,
     (if_absent, plaintext_length, show_progress): (bool, u64, bool),
     staged: &mut Staged<'_>,
-) -> Result<(SealReport, [u8; 32], UploadReport, Option<BoundImage>), Failure> {
+) -> Result<Stored, Failure> {
     let (report, upload) = seal_and_upload(
         tokio,
         runtime,
@@ -248,7 +275,12 @@ fn seal_checked<I: std::io::Read + Send>(
         .class(Class::Internal)?;
     check_stored(tokio, bucket, object_key, report.summary.object_length).class(Class::Storage)?;
     let image = input.finish()?;
-    Ok((report, object_sha256, upload, image))
+    Ok(Stored {
+        report,
+        object_sha256,
+        upload,
+        image,
+    })
 }
 
 /// The input file's name without its directory (CI paths say nothing).

@@ -8,7 +8,7 @@ use crate::failure::{Class, ClassExt, Failure};
 use crate::output::AtomicOutput;
 use crate::sbom::document::{Bom, ModelFacts, creation_time};
 use crate::sbom::model::{MAX_MODEL_CARD, model_bom, parse_model_card};
-use crate::sbom::{cyclonedx, spdx};
+use crate::sbom::{cyclonedx, image, spdx};
 use std::io::{Read, Write};
 use std::time::SystemTime;
 
@@ -41,6 +41,30 @@ pub fn run(args: &SbomArgs) -> Result<(), Failure> {
     let mut bom = model_bom(model, created);
     bom.supplier = args.supplier.clone();
     write(&bom, args)
+}
+
+/// The image's document, when the file is a docker-archive tarball.
+fn image_bom(args: &SbomArgs, created: SystemTime) -> Result<Option<Bom>, Failure> {
+    let mut head = Vec::with_capacity(512);
+    open_input(&args.file)?
+        .take(512)
+        .read_to_end(&mut head)
+        .map_err(|err| anyhow::anyhow!("cannot read {}: {err}", args.file.display()))
+        .class(Class::Input)?;
+    if !image::looks_like_tar(&head) {
+        return Ok(None);
+    }
+    image::scan(open_input(&args.file)?, created)
+        .map_err(|why| anyhow::anyhow!("{} {why}", args.file.display()))
+        .class(Class::Input)
+}
+
+/// What could not be read goes into the document and, one line each, to
+/// stderr.
+fn warn_of(bom: &Bom) {
+    for problem in &bom.problems {
+        tracing::warn!("{}", problem.0);
+    }
 }
 
 fn read_model_card(

@@ -9,7 +9,7 @@ use std::io::Read;
 use std::sync::atomic::AtomicU64;
 
 pub fn run(args: &VerifyArgs) -> Result<(), Failure> {
-    let key = Key::from_file_or_env(args.key_file.as_deref()).class(Class::Input)?;
+    let key = Key::from_file_or_env(args.key.key_file.as_deref())?;
     let mut input = open_input(&args.file)?;
     let mut original = args.against.as_deref().map(open_input).transpose()?;
     let mut compared = 0u64;

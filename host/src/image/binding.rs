@@ -11,12 +11,11 @@
 //! or the OCI-style one newer `docker save` writes (`blobs/sha256/<hex>`,
 //! layers possibly gzip-compressed).
 
-use super::BoundImage;
-use super::archive::{ArchiveTee, Contents};
+use super::layout::{self, ArchiveImage, ImageConfig};
 use super::manifest::{self, Resolved, normalize_architecture};
 use super::reference::{ImageRef, normalize_repository};
-use crate::attest::Refusal;
-use serde::Deserialize;
+use super::scan::{Contents, Scan};
+use super::{BindingError, BoundImage};
 use std::io::{self, Read};
 
 /// What the tarball must turn out to be.
@@ -28,30 +27,6 @@ pub struct Expectation {
     resolved: Resolved,
 }
 
-/// One image of `manifest.json`.
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct ArchiveImage {
-    config: String,
-    #[serde(default)]
-    repo_tags: Option<Vec<String>>,
-    layers: Vec<String>,
-}
-
-#[derive(Deserialize)]
-struct Config {
-    #[serde(default)]
-    architecture: String,
-    #[serde(default)]
-    os: String,
-    rootfs: RootFs,
-}
-
-#[derive(Deserialize)]
-struct RootFs {
-    diff_ids: Vec<String>,
-}
-
 impl Expectation {
     /// Checks the manifest files against the reference before any tarball
     /// byte is read. The tag is `tag` or the reference's own.
@@ -60,7 +35,7 @@ impl Expectation {
         manifests: &[Vec<u8>],
         tag: Option<String>,
         architecture: Option<&str>,
-    ) -> Result<Self, Refusal> {
+    ) -> Result<Self, BindingError> {
         let resolved = manifest::resolve(&reference, manifests, architecture)?;
         Ok(Self {
             tag: tag.or_else(|| reference.tag.clone()),
@@ -73,13 +48,13 @@ impl Expectation {
     /// Wraps the tarball's reader; read it to the end, then `finish`.
     pub fn reader<R: Read>(self, tarball: R) -> BindingReader<R> {
         BindingReader {
-            tee: ArchiveTee::new(tarball),
+            scan: Scan::new(tarball),
             expectation: self,
         }
     }
 
     /// The bound image, or why the archive is not it.
-    pub fn check(&self, contents: &Contents) -> Result<BoundImage, Refusal> {
+    pub fn check(&self, contents: &Contents) -> Result<BoundImage, BindingError> {
         let manifest = match &self.resolved {
             Resolved::Manifest(manifest) => manifest.clone(),
             Resolved::InArchive { manifest_digest } => {
@@ -89,7 +64,7 @@ impl Expectation {
                     .filter(|entry| entry.sha256 == *manifest_digest)
                     .and_then(|entry| entry.content.as_deref())
                     .ok_or_else(|| {
-                        Refusal::new(format!(
+                        BindingError::new(format!(
                             "the image index points at manifest sha256:{hex_digest}, which neither \
                              the archive nor a second --image-manifest holds"
                         ))
@@ -102,14 +77,14 @@ impl Expectation {
             .file("manifest.json")
             .and_then(|entry| entry.content.as_deref())
             .ok_or_else(|| {
-                Refusal::new(
+                BindingError::new(
                     "the archive has no manifest.json: it is not a docker-archive tarball \
                      (docker save, skopeo docker-archive:)",
                 )
             })
             .and_then(|bytes| {
-                serde_json::from_slice(bytes).map_err(|err| {
-                    Refusal::new(format!(
+                layout::parse(bytes).map_err(|err| {
+                    BindingError::new(format!(
                         "the archive's manifest.json is not readable: {err}"
                     ))
                 })
@@ -129,23 +104,23 @@ impl Expectation {
                         None => format!("{} (missing)", image.config),
                     })
                     .collect();
-                Refusal::new(format!(
+                BindingError::new(format!(
                     "the archive's image config is {}, not the pushed manifest's config sha256:{config_hex}",
                     if found.is_empty() { "absent".into() } else { found.join(", ") }
                 ))
             })?;
-        let config: Config = contents
+        let config: ImageConfig = contents
             .file(&image.config)
             .and_then(|entry| entry.content.as_deref())
             .ok_or_else(|| {
-                Refusal::new(format!(
+                BindingError::new(format!(
                     "the image config {} is too large to check",
                     image.config
                 ))
             })
             .and_then(|bytes| {
-                serde_json::from_slice(bytes).map_err(|err| {
-                    Refusal::new(format!(
+                layout::parse(bytes).map_err(|err| {
+                    BindingError::new(format!(
                         "the image config {} is not readable: {err}",
                         image.config
                     ))
@@ -162,12 +137,12 @@ impl Expectation {
         })
     }
 
-    fn check_platform(&self, config: &Config) -> Result<(), Refusal> {
+    fn check_platform(&self, config: &ImageConfig) -> Result<(), BindingError> {
         let Some(expected) = &self.architecture else {
             return Ok(());
         };
         if normalize_architecture(&config.architecture) != *expected || config.os != "linux" {
-            return Err(Refusal::new(format!(
+            return Err(BindingError::new(format!(
                 "the image is for {}/{}, not linux/{expected}",
                 config.os, config.architecture
             )));
@@ -175,7 +150,7 @@ impl Expectation {
         Ok(())
     }
 
-    fn check_tag(&self, image: &ArchiveImage) -> Result<(), Refusal> {
+    fn check_tag(&self, image: &ArchiveImage) -> Result<(), BindingError> {
         let repository = normalize_repository(&self.reference.repository);
         let tags = image.repo_tags.as_deref().unwrap_or_default();
         let names_it = |repo_tag: &String| {
@@ -190,7 +165,7 @@ impl Expectation {
             Some(tag) => format!("{repository}:{tag}"),
             None => format!("a tag of {repository}"),
         };
-        Err(Refusal::new(format!(
+        Err(BindingError::new(format!(
             "the archive's RepoTags {tags:?} do not include {wanted}"
         )))
     }
@@ -199,27 +174,29 @@ impl Expectation {
 fn check_layers(
     contents: &Contents,
     image: &ArchiveImage,
-    config: &Config,
+    config: &ImageConfig,
     pushed_layers: usize,
-) -> Result<(), Refusal> {
+) -> Result<(), BindingError> {
     let diff_ids = &config.rootfs.diff_ids;
     if image.layers.len() != diff_ids.len() || pushed_layers != diff_ids.len() {
-        return Err(Refusal::new(format!(
+        return Err(BindingError::new(format!(
             "the archive has {} layers, the pushed manifest {pushed_layers}, the config {} diff_ids",
             image.layers.len(),
             diff_ids.len()
         )));
     }
     for (number, (path, diff_id)) in image.layers.iter().zip(diff_ids).enumerate() {
-        let entry = contents
+        let member = contents
             .file(path)
-            .ok_or_else(|| Refusal::new(format!("the archive lacks layer {path}")))?;
+            .ok_or_else(|| BindingError::new(format!("the archive lacks layer {path}")))?;
         let expected = manifest::parse_digest(diff_id);
-        if expected.is_none_or(|d| d != entry.sha256 && Some(d) != entry.gunzipped_sha256) {
-            return Err(Refusal::new(format!(
-                "layer {} ({path}) has sha256:{}, not the config's diff_id {diff_id}",
+        if expected.is_none_or(|d| d != member.sha256 && Some(d) != member.diff_id) {
+            let why = member.problem.as_ref().map(|p| format!(" ({p})"));
+            return Err(BindingError::new(format!(
+                "layer {} ({path}) has sha256:{}, not the config's diff_id {diff_id}{}",
                 number + 1,
-                hex::encode(entry.gunzipped_sha256.unwrap_or(entry.sha256))
+                hex::encode(member.diff_id.unwrap_or(member.sha256)),
+                why.unwrap_or_default()
             )));
         }
     }
@@ -228,28 +205,28 @@ fn check_layers(
 
 /// The tarball's reader, passing its bytes through while checking them.
 pub struct BindingReader<R> {
-    tee: ArchiveTee<R>,
+    scan: Scan<R>,
     expectation: Expectation,
 }
 
 impl<R: Read> Read for BindingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.tee.read(buf)
+        self.scan.read(buf)
     }
 }
 
 impl<R: Read> BindingReader<R> {
     /// After end of file: the bound image, or a refusal.
-    pub fn finish(self) -> Result<BoundImage, Refusal> {
-        let contents = self.tee.finish()?;
-        self.expectation.check(&contents)
+    pub fn finish(self) -> Result<BoundImage, BindingError> {
+        let scanned = self.scan.finish()?;
+        self.expectation.check(&scanned.contents)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::image::archive::tests::{read_through, tarball};
+    use crate::image::scan::tests::{read_through, tarball};
     use sha2::{Digest, Sha256};
     use std::io::Write;
 
@@ -305,7 +282,11 @@ mod tests {
         )
     }
 
-    fn expect(image: &Image, reference: &str, architecture: &str) -> Result<Expectation, Refusal> {
+    fn expect(
+        image: &Image,
+        reference: &str,
+        architecture: &str,
+    ) -> Result<Expectation, BindingError> {
         let reference = ImageRef::parse(&format!("{reference}@{}", sha(&image.manifest))).unwrap();
         Expectation::new(
             reference,

@@ -1,9 +1,9 @@
 //! The registry's manifest (or index) bytes: which one the reference's
 //! digest names, and what it says the image's config is.
 
+use super::BindingError;
+use super::layout::{self, IndexEntry, ManifestDocument};
 use super::reference::ImageRef;
-use crate::attest::Refusal;
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 /// What the binding needs from an image manifest.
@@ -26,37 +26,6 @@ pub enum Resolved {
     },
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Document {
-    #[serde(default)]
-    manifests: Option<Vec<IndexEntry>>,
-    #[serde(default)]
-    config: Option<Descriptor>,
-    #[serde(default)]
-    layers: Option<Vec<Descriptor>>,
-}
-
-#[derive(Deserialize)]
-struct Descriptor {
-    digest: String,
-}
-
-#[derive(Deserialize)]
-struct IndexEntry {
-    digest: String,
-    #[serde(default)]
-    platform: Option<Platform>,
-}
-
-#[derive(Deserialize)]
-struct Platform {
-    #[serde(default)]
-    os: String,
-    #[serde(default)]
-    architecture: String,
-}
-
 /// `sha256:<hex>` as 32 bytes.
 pub fn parse_digest(text: &str) -> Option<[u8; 32]> {
     let hex_digest = text.strip_prefix("sha256:")?;
@@ -75,19 +44,19 @@ pub fn normalize_architecture(architecture: &str) -> String {
     }
 }
 
-fn parse(bytes: &[u8], what: &str) -> Result<Document, Refusal> {
-    serde_json::from_slice(bytes)
-        .map_err(|err| Refusal::new(format!("{what} is not a JSON image manifest: {err}")))
+fn parse(bytes: &[u8], what: &str) -> Result<ManifestDocument, BindingError> {
+    layout::parse(bytes)
+        .map_err(|err| BindingError::new(format!("{what} is not a JSON image manifest: {err}")))
 }
 
 /// Reads an image manifest (not an index) whose bytes hash to `digest`.
-pub fn platform_manifest(bytes: &[u8], what: &str) -> Result<PlatformManifest, Refusal> {
+pub fn platform_manifest(bytes: &[u8], what: &str) -> Result<PlatformManifest, BindingError> {
     let document = parse(bytes, what)?;
     let config = document
         .config
-        .ok_or_else(|| Refusal::new(format!("{what} is not an image manifest (no config)")))?;
+        .ok_or_else(|| BindingError::new(format!("{what} is not an image manifest (no config)")))?;
     let config_digest = parse_digest(&config.digest).ok_or_else(|| {
-        Refusal::new(format!(
+        BindingError::new(format!(
             "{what} names its config by {:?}, not by a sha256 digest",
             config.digest
         ))
@@ -106,7 +75,7 @@ pub fn resolve(
     reference: &ImageRef,
     files: &[Vec<u8>],
     architecture: Option<&str>,
-) -> Result<Resolved, Refusal> {
+) -> Result<Resolved, BindingError> {
     let by_digest = |digest: &[u8; 32]| {
         files
             .iter()
@@ -117,7 +86,7 @@ pub fn resolve(
             .iter()
             .map(|bytes| format!("sha256:{}", hex::encode(Sha256::digest(bytes))))
             .collect();
-        Refusal::new(format!(
+        BindingError::new(format!(
             "the image manifest has {}, not the digest sha256:{} of --image-ref",
             got.join(", "),
             reference.digest_hex()
@@ -127,7 +96,7 @@ pub fn resolve(
         return platform_manifest(top, "the image manifest").map(Resolved::Manifest);
     };
     let architecture = architecture.map(normalize_architecture).ok_or_else(|| {
-        Refusal::new("the image manifest is an index: the architecture picks its entry")
+        BindingError::new("the image manifest is an index: the architecture picks its entry")
     })?;
     let images: Vec<&IndexEntry> = entries
         .iter()
@@ -153,7 +122,7 @@ pub fn resolve(
                 .filter_map(|entry| entry.platform.as_ref())
                 .map(|p| format!("{}/{}", p.os, p.architecture))
                 .collect();
-            return Err(Refusal::new(format!(
+            return Err(BindingError::new(format!(
                 "the image index has no manifest for linux/{architecture} (it has: {})",
                 if platforms.is_empty() {
                     "none".into()
@@ -163,14 +132,14 @@ pub fn resolve(
             )));
         }
         _ => {
-            return Err(Refusal::new(format!(
+            return Err(BindingError::new(format!(
                 "the image index has {} manifests for linux/{architecture}; it must have one",
                 matching.len()
             )));
         }
     };
     let manifest_digest = parse_digest(&entry.digest).ok_or_else(|| {
-        Refusal::new(format!(
+        BindingError::new(format!(
             "the image index names {:?}, not a sha256 digest",
             entry.digest
         ))

@@ -6,18 +6,52 @@
 //! that image: see `binding` for the chain of digests.
 //!
 //! - `reference`: `REPO[:TAG]@sha256:D`;
+//! - `layout`: the JSON documents (manifest, index, manifest.json, config);
 //! - `manifest`: the registry's manifest or index, and the entry for the
 //!   architecture;
-//! - `archive`: the tar stream parsed as it passes (bounded memory);
-//! - `binding`: the checks, and the `Read` wrapper publish reads through.
+//! - `scan`: the one pass over the tarball as it streams past (bounded
+//!   memory): every member hashed, small ones kept, and each layer's
+//!   entries offered to a `LayerVisitor` (an SBOM's catalogers);
+//! - `visit`: what a visitor sees and answers, and the scan's bounds;
+//! - `layer`: one member read to its end, inflated and walked if a layer;
+//! - `tar_walk`: tar headers read within bounds (long names, pax headers);
+//! - `binding`: the checks, and the `Read` wrapper publish reads through,
+//!   the scan's first user.
+//!
+//! Nothing here depends on `attest`: a failed check is a `BindingError`,
+//! which the commands turn into their exit class.
 
-pub mod archive;
 pub mod binding;
+mod layer;
+pub mod layout;
 pub mod manifest;
 pub mod reference;
+pub mod scan;
+mod tar_walk;
+pub mod visit;
 
 pub use binding::{BindingReader, Expectation};
 pub use reference::ImageRef;
+pub use scan::{LayerEnd, LayerEntry, LayerVisitor, Limits, Scan, Want};
+pub use tar_walk::Kind;
+
+/// Why a tarball or a manifest is not the image expected: one sentence,
+/// meant for the person who has to act on it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BindingError(String);
+
+impl BindingError {
+    pub fn new(sentence: impl Into<String>) -> Self {
+        Self(sentence.into())
+    }
+}
+
+impl From<scan::ScanError> for BindingError {
+    fn from(error: scan::ScanError) -> Self {
+        Self(error.to_string())
+    }
+}
 
 /// The image a tarball was shown to be; it goes into the provenance's
 /// resolved dependencies.

@@ -1,8 +1,9 @@
 //! The interface every cataloger implements.
 //!
-//! The image scan squashes the layers as the image runs (whiteouts, opaque
-//! directories, links) and asks each cataloger, file by file, whether it
-//! wants that file; at the end of the stream each cataloger gets the
+//! A squasher, the image scan's layer visitor (`crate::image::scan`),
+//! squashes the layers as the image runs (whiteouts, opaque directories,
+//! links) and asks each cataloger, file by file, whether it wants that
+//! file; at the end of the stream each cataloger gets the
 //! visible files it asked for and turns them into packages. A cataloger
 //! never reads the archive itself.
 
@@ -19,7 +20,11 @@ pub struct FileMeta<'a> {
     pub mode: u32,
 }
 
-/// How a cataloger wants a file's bytes.
+/// How a cataloger wants a file's bytes. The squasher, a
+/// `crate::image::LayerVisitor`, asks the scan for them accordingly:
+/// `Whole` is `Want::Keep(limit)`; `Spool` and `Sift` are `Want::Stream`,
+/// the chunks written to the file or handed to the sift (a file over a
+/// `Spool` limit is known by its size before any byte is read).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Take {
     /// In memory, up to `limit` bytes; a larger file is a problem reported
@@ -102,4 +107,38 @@ pub trait Cataloger: Send + Sync {
         distro: Option<&Distro>,
         problems: &mut Vec<Problem>,
     ) -> Vec<Package>;
+}
+
+/// What a cataloger does with its files, said once: each file `wanted`
+/// takes is read as text (invalid UTF-8 replaced) and turned into packages
+/// by `read`. What `read` could not use becomes a problem naming the
+/// cataloger and the file: the whole file (`Err`), or a part of it that it
+/// skipped (pushed to its `skipped`). The packages come back sorted.
+pub fn read_each(
+    cataloger: &str,
+    files: &[Found],
+    wanted: impl Fn(&str) -> bool,
+    mut read: impl FnMut(&Found, &str, &mut Vec<String>) -> Result<Vec<Package>, String>,
+    problems: &mut Vec<Problem>,
+) -> Vec<Package> {
+    let mut packages = Vec::new();
+    for found in files.iter().filter(|found| wanted(&found.path)) {
+        let mut skipped = Vec::new();
+        let read = match found.content.bytes() {
+            Ok(bytes) => read(found, &String::from_utf8_lossy(&bytes), &mut skipped),
+            Err(error) => Err(format!("could not be read ({error})")),
+        };
+        match read {
+            Ok(found) => packages.extend(found),
+            Err(why) => skipped.push(why),
+        }
+        let path = &found.path;
+        problems.extend(
+            skipped
+                .into_iter()
+                .map(|why| Problem(format!("{cataloger}: /{path}: {why}; it was skipped."))),
+        );
+    }
+    packages.sort();
+    packages
 }

@@ -28,8 +28,9 @@ impl Ecosystem {
     }
 }
 
-/// One package found in an image (or a binary in it).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One package found in an image (or a binary in it). Ordered field by
+/// field, so a cataloger sorts what it found into a deterministic order.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Package {
     pub ecosystem: Ecosystem,
     pub name: String,
