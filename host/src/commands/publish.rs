@@ -132,7 +132,7 @@ pub fn run(args: &PublishArgs) -> Result<(), Failure> {
 
     let key = Key::generate().class(Class::Internal)?;
     let place = (&tokio, &runtime, &bucket);
-    let sealing = (&object_key, &publish_id, plaintext_length);
+    let sealing = (object_key.as_str(), publish_id.as_str(), plaintext_length);
     let (mut staged, stored) = claim_and_seal(place, sealing, args, input, &key)?;
     let sealed_at = Instant::now();
     let (summary, object_sha256) = (&stored.report.summary, stored.object_sha256);

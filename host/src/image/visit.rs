@@ -3,6 +3,7 @@
 //! scan keeps. `scan` drives the pass and `layer` reads one member; both
 //! speak this interface, so neither imports the other's internals.
 
+use super::tar_walk::Kind;
 use std::io::{self, Read};
 
 /// How a visitor wants one entry of a layer.
