@@ -19,6 +19,17 @@ pub fn run(args: &SbomArgs) -> Result<(), Failure> {
         .as_deref()
         .map(read_model_card)
         .transpose()?;
+    if let Some(mut bom) = image_bom(args, created)? {
+        if model_card.is_some() {
+            return Err(usage(format!(
+                "{} is an image: --model-card is for models",
+                args.file.display()
+            )));
+        }
+        bom.supplier = args.supplier.clone();
+        warn_of(&bom);
+        return write(&bom, args);
+    }
     let (sha256, size) = sha256_of(&mut open_input(&args.file)?)
         .map_err(|err| anyhow::anyhow!("cannot read {}: {err}", args.file.display()))
         .class(Class::Input)?;

@@ -22,7 +22,12 @@ pub fn write(bom: &Bom) -> Vec<u8> {
     let mut relationships = vec![relationship(DOCUMENT_ID, "DESCRIBES", SUBJECT_ID)];
     for (index, package) in bom.packages.iter().enumerate() {
         let id = format!("SPDXRef-Package-{}", index + 1);
-        packages.push(package_entry(package, &id, &mut licenses));
+        packages.push(package_entry(
+            package,
+            &id,
+            bom.supplier.as_deref(),
+            &mut licenses,
+        ));
         relationships.push(relationship(SUBJECT_ID, "CONTAINS", &id));
     }
     let created = rfc3339(bom.created);
@@ -109,12 +114,22 @@ fn subject_package(bom: &Bom) -> Value {
     })
 }
 
-fn package_entry(package: &Package, id: &str, licenses: &mut LicenseRefs) -> Value {
+/// A package; its supplier is the one its database states or, when it
+/// states none, the subject's: SPDX's supplier is the actual distribution
+/// source, and a package found in an image came from whoever supplies
+/// the image.
+fn package_entry(
+    package: &Package,
+    id: &str,
+    subject_supplier: Option<&str>,
+    licenses: &mut LicenseRefs,
+) -> Value {
+    let stated = package.supplier.as_deref().or(subject_supplier);
     json!({
         "SPDXID": id,
         "name": package.name,
         "versionInfo": package.version,
-        "supplier": package.supplier.as_deref().map_or_else(|| NOASSERTION.into(), supplier),
+        "supplier": stated.map_or_else(|| NOASSERTION.into(), supplier),
         "downloadLocation": NOASSERTION,
         "filesAnalyzed": false,
         "licenseConcluded": NOASSERTION,
