@@ -14,3 +14,5 @@
 
 pub mod catalog;
 pub mod package;
+pub mod purl;
+pub mod rpm;
