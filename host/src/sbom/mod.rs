@@ -13,6 +13,8 @@
 //! - `catalog`: the cataloger interface and the files it is handed.
 
 pub mod catalog;
+pub mod golang;
 pub mod package;
 pub mod purl;
 pub mod rpm;
+pub mod stream_search;
