@@ -17,7 +17,7 @@
 use super::catalog::{Cataloger, Content, Distro, FileMeta, Found, Problem, Sift, Take};
 use super::package::{Ecosystem, Package, merge_by_purl};
 use super::purl::Purl;
-use super::stream_search::Finder;
+use super::stream_search::{Finder, Prefix};
 
 const MAGIC: &[u8] = b"\xff Go buildinf:";
 const MODINFO_START: &[u8] = b"\x30\x77\xaf\x0c\x92\x74\x08\x02\x41\xe1\xc1\x07\xe6\xd6\x18\xe6";
@@ -73,23 +73,12 @@ impl Cataloger for Golang {
     }
 }
 
-/// What the sift is looking for next.
-#[derive(Debug, Default)]
-enum Stage {
-    /// The first bytes, to tell an ELF file from anything else.
-    #[default]
-    Start,
-    Searching,
-    NotElf,
-}
-
 /// Keeps the header and the module list of a streamed binary.
 #[derive(Debug)]
 struct BuildInfoSift {
-    stage: Stage,
+    elf: Prefix,
     /// Where in the file the next piece begins.
     offset: u64,
-    head: Vec<u8>,
     magic: Finder,
     /// The header's bytes after the magic, once it was found.
     header: Option<Vec<u8>>,
@@ -103,9 +92,8 @@ struct BuildInfoSift {
 impl Default for BuildInfoSift {
     fn default() -> Self {
         Self {
-            stage: Stage::Start,
+            elf: Prefix::default(),
             offset: 0,
-            head: Vec::new(),
             magic: Finder::new(MAGIC),
             header: None,
             start: Finder::new(MODINFO_START),
@@ -132,7 +120,7 @@ impl BuildInfoSift {
                     let at =
                         self.offset + (piece.len() - rest.len() + end) as u64 - MAGIC.len() as u64;
                     rest = &rest[end..];
-                    if at % 16 == 0 {
+                    if at.is_multiple_of(16) {
                         self.header = Some(Vec::with_capacity(HEADER_KEPT));
                         return self.keep_header(rest);
                     }
@@ -173,19 +161,7 @@ impl BuildInfoSift {
 
 impl Sift for BuildInfoSift {
     fn update(&mut self, bytes: &[u8]) {
-        if let Stage::Start = self.stage {
-            let wanted = ELF_MAGIC.len() - self.head.len();
-            self.head
-                .extend_from_slice(&bytes[..bytes.len().min(wanted)]);
-            if self.head.len() == ELF_MAGIC.len() {
-                self.stage = if self.head == ELF_MAGIC {
-                    Stage::Searching
-                } else {
-                    Stage::NotElf
-                };
-            }
-        }
-        if let Stage::Searching = self.stage {
+        if self.elf.update(ELF_MAGIC, bytes) == Some(true) {
             self.keep_header(bytes);
             self.keep_modinfo(bytes);
         }

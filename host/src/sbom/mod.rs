@@ -12,6 +12,7 @@
 //!   licenses, where it was found);
 //! - `catalog`: the cataloger interface and the files it is handed.
 
+pub mod cargo_auditable;
 pub mod catalog;
 pub mod golang;
 pub mod package;

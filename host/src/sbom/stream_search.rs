@@ -1,4 +1,4 @@
-//! Finding a marker in a file that streams past in pieces of any size,
+//! Finding a marker (or a leading magic) in a file that streams past in pieces of any size,
 //! keeping only the marker's length of bytes between pieces: what the
 //! binary catalogers' sifts are built on.
 
@@ -46,6 +46,29 @@ impl Finder {
         joined.extend_from_slice(&piece[..piece.len().min(self.marker.len() - 1)]);
         let start = memchr::memmem::find(&joined, self.marker)?;
         Some(start + self.marker.len() - self.carry.len())
+    }
+}
+
+/// Tells from a stream's first bytes whether it begins with a magic
+/// (an ELF file's, say).
+#[derive(Debug, Default)]
+pub struct Prefix {
+    head: Vec<u8>,
+    verdict: Option<bool>,
+}
+
+impl Prefix {
+    /// None until `magic.len()` bytes were seen; then whether they were it.
+    pub fn update(&mut self, magic: &[u8], bytes: &[u8]) -> Option<bool> {
+        if self.verdict.is_none() {
+            let wanted = magic.len() - self.head.len();
+            self.head
+                .extend_from_slice(&bytes[..bytes.len().min(wanted)]);
+            if self.head.len() == magic.len() {
+                self.verdict = Some(self.head == magic);
+            }
+        }
+        self.verdict
     }
 }
 
