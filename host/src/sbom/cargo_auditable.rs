@@ -83,22 +83,23 @@ struct Inflating {
 impl AuditSift {
     fn search(&mut self, piece: &[u8]) {
         self.window.extend_from_slice(piece);
-        let mut tried = 0;
-        while tried + TRIAL <= self.window.len() {
-            let at = tried;
-            tried += 1;
-            if !is_zlib_header(self.window[at], self.window[at + 1]) {
-                continue;
-            }
-            if let Some(inflating) = start_inflating(&self.window[at..at + TRIAL]) {
+        let tried = self.window.len().saturating_sub(TRIAL - 1);
+        let starts = memchr::memchr_iter(0x78, &self.window[..tried]);
+        let found = starts
+            .filter(|&at| is_zlib_header(self.window[at], self.window[at + 1]))
+            .find_map(|at| {
+                let inflating = start_inflating(&self.window[at..at + TRIAL])?;
+                Some((at, inflating))
+            });
+        match found {
+            Some((at, inflating)) => {
                 let rest = self.window.split_off(at);
                 self.window.clear();
                 self.inflating = Some(inflating);
                 self.inflate(&rest);
-                return;
             }
+            None => drop(self.window.drain(..tried)),
         }
-        self.window.drain(..tried);
     }
 
     fn inflate(&mut self, mut input: &[u8]) {

@@ -11,7 +11,7 @@
 //! package, and the SBOM says so.
 //!
 //! Packages as syft's: the main module (`(devel)` when built from a work
-//! tree), each dependency (its replacement when there is one: a local
+//! tree, unless the link flags or the VCS stamp say more: `main_version`), each dependency (its replacement when there is one: a local
 //! folder gives `./greet@(devel)`), and `stdlib` at the toolchain version.
 
 use super::catalog::{Cataloger, Content, Distro, FileMeta, Found, Problem, Sift, Take};
@@ -192,6 +192,8 @@ struct BuildInfo {
     go_version: Option<String>,
     main: Option<Module>,
     deps: Vec<Module>,
+    /// `build` lines: `-ldflags`, `vcs.revision`, ...
+    settings: Vec<(String, String)>,
     /// The module list overran its bound and was cut.
     truncated: bool,
 }
@@ -261,6 +263,12 @@ fn read_modules(list: &str, info: &mut BuildInfo) {
         match kind {
             "mod" => info.main = Some(module),
             "dep" => info.deps.push(module),
+            "build" => {
+                if let Some((key, value)) = path.split_once('=') {
+                    info.settings
+                        .push((key.to_owned(), main_version::unquote(value)));
+                }
+            }
             "=>" => {
                 let replaced = if info.deps.is_empty() {
                     info.main.as_mut()
@@ -305,11 +313,33 @@ impl BuildInfo {
                 .trim_start_matches("go")
                 .to_owned(),
         });
-        let modules = self.main.iter().chain(&self.deps).chain(&stdlib);
+        let main = self.main.as_ref().map(|m| Module {
+            path: m.path.clone(),
+            version: main_version::of(m, &self.settings),
+        });
+        let modules = main.iter().chain(&self.deps).chain(&stdlib);
         modules
             .filter(|m| !m.path.is_empty())
             .map(|m| package(m, location))
             .collect()
+    }
+}
+
+/// Namespace, name and subpath as syft splits a module path: a path of
+/// more than three segments is a repository (`host/owner/name`) and a
+/// subpath in it (`github.com/moby/sys` `#user`).
+fn purl_parts(path: &str) -> (&str, &str, &str) {
+    let mut cuts = path.match_indices('/').map(|(at, _)| at);
+    match (cuts.next(), cuts.next(), cuts.next()) {
+        (Some(_), Some(second), Some(third)) => (
+            &path[..second],
+            &path[second + 1..third],
+            &path[third + 1..],
+        ),
+        _ => match path.rsplit_once('/') {
+            Some((namespace, name)) => (namespace, name, ""),
+            None => ("", path, ""),
+        },
     }
 }
 
@@ -319,13 +349,14 @@ fn package(module: &Module, location: &str) -> Package {
     } else {
         &module.version
     };
-    let (namespace, name) = module.path.rsplit_once('/').unwrap_or(("", &module.path));
+    let (namespace, name, subpath) = purl_parts(&module.path);
     let purl = Purl {
         kind: Ecosystem::Go.purl_type(),
         namespace,
         name,
         version,
         qualifiers: vec![],
+        subpath,
     };
     Package {
         ecosystem: Ecosystem::Go,
@@ -342,5 +373,6 @@ fn package(module: &Module, location: &str) -> Package {
     }
 }
 
+mod main_version;
 #[cfg(test)]
 mod tests;

