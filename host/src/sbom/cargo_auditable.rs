@@ -8,7 +8,8 @@
 //! header bytes in 2^14) on a few dozen bytes, and keeps the one stream
 //! that inflates to `{"packages":[`, inflating it as it streams past, up to
 //! a bound. Purls as syft 1.18.1 writes them, `pkg:cargo/NAME@VERSION`,
-//! the binary's own crate (`"root": true`, source `local`) among them.
+//! the binary's own crate (`"root": true`, source `local`) among them,
+//! build dependencies (`"kind": "build"`) not.
 
 use super::catalog::{Cataloger, Content, Distro, FileMeta, Found, Problem, Sift, Take};
 use super::package::{Ecosystem, Package, merge_by_purl};
@@ -52,7 +53,12 @@ impl Cataloger for CargoAuditable {
                 .map_err(|e| e.to_string())
                 .and_then(|json| parse(&json));
             match listed {
-                Ok(listed) => packages.extend(listed.into_iter().map(|p| package(p, &found.path))),
+                Ok(listed) => {
+                    let shipped = listed
+                        .into_iter()
+                        .filter(|p| p.kind.as_deref() != Some("build"));
+                    packages.extend(shipped.map(|p| package(p, &found.path)));
+                }
                 Err(error) => problems.push(Problem(format!(
                     "The cargo-auditable dependency list of {} could not be read: {error}.",
                     found.path
@@ -203,6 +209,10 @@ struct Listed {
 struct Listing {
     name: String,
     version: String,
+    /// `build` for a build dependency, which is not in the binary: syft
+    /// leaves those out.
+    #[serde(default)]
+    kind: Option<String>,
 }
 
 fn parse(json: &[u8]) -> Result<Vec<Listing>, String> {

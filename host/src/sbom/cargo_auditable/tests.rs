@@ -1,7 +1,8 @@
-//! A real binary: a crate depending on hex 0.4.3, built by `cargo
-//! auditable build --release` (cargo-auditable 0.6.6), stripped; syft
-//! 1.18.1 finds `pkg:cargo/audited-hello@0.3.0` and `pkg:cargo/hex@0.4.3`
-//! in it.
+//! A real binary: a crate depending on hex 0.4.3, with cfg-if 1.0.5 as a
+//! build dependency, built by `cargo auditable build --release`
+//! (cargo-auditable 0.6.6), stripped; syft 1.18.1 finds
+//! `pkg:cargo/audited-hello@0.3.0` and `pkg:cargo/hex@0.4.3` in it (the
+//! build dependency is listed in the section, but not by syft).
 
 use super::*;
 use std::collections::BTreeSet;
