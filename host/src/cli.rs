@@ -58,6 +58,8 @@ pub enum Command {
     /// Image tarballs: check one is the image a registry digest names.
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Write the SBOM of an image tarball or a model file (CycloneDX or SPDX JSON), offline.
+    Sbom(SbomArgs),
     /// Abort incomplete multipart uploads left by a killed publish (kill -9, power cut).
     // clap's usage line in an error repeats the flags given as if they were
     // required (`... --older-than <AGE> --dry-run`); this one says what is.
@@ -204,6 +206,43 @@ pub struct PromoteArgs {
     /// Print a JSON receipt on stdout (never holds the key).
     #[arg(long, env = "PLUGIN_JSON", value_parser = clap::builder::FalseyValueParser::new())]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SbomArgs {
+    /// The model file (or any file that is not an image) to describe.
+    #[arg(long, value_name = "PATH")]
+    pub file: PathBuf,
+    #[arg(long, value_enum, default_value_t = SbomFormat::CyclonedxJson)]
+    pub format: SbomFormat,
+    /// Where the document goes (written whole or not at all) [default: stdout].
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+    /// A CycloneDX `modelCard` object (JSON) to put in a model's ML-BOM.
+    #[arg(long, value_name = "PATH")]
+    pub model_card: Option<PathBuf>,
+    /// Who supplies the subject (the documents' supplier), e.g. the team or the repository.
+    #[arg(long, value_name = "NAME")]
+    pub supplier: Option<String>,
+    /// The model's version.
+    #[arg(long, value_name = "VERSION")]
+    pub version: Option<String>,
+    /// The model's resource name, architecture and stage, recorded as properties.
+    #[arg(long, value_name = "NAME")]
+    pub resource_name: Option<String>,
+    #[arg(long, value_name = "ARCH")]
+    pub architecture: Option<String>,
+    #[arg(long, value_name = "STAGE")]
+    pub dev_stage: Option<String>,
+}
+
+/// The SBOM formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SbomFormat {
+    /// CycloneDX 1.6 JSON.
+    CyclonedxJson,
+    /// SPDX 2.3 JSON.
+    SpdxJson,
 }
 
 /// The key is either fresh (`--key-out`) or reused (`--key-file` with

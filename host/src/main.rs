@@ -37,6 +37,7 @@ fn main() -> ExitCode {
         Some(Command::Promote(args)) => commands::promote::run(args),
         Some(Command::Attest(command)) => commands::attest::run(command),
         Some(Command::Image(command)) => commands::image::run(command),
+        Some(Command::Sbom(args)) => commands::sbom::run(args),
         Some(Command::Cleanup(args)) => commands::cleanup::run(args),
         Some(Command::Selftest) => commands::selftest::run(),
         Some(Command::Guest(command)) => commands::guest::run(command),

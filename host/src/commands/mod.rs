@@ -8,6 +8,7 @@ pub mod image;
 pub mod open;
 pub mod promote;
 pub mod publish;
+pub mod sbom;
 pub mod seal;
 pub mod selftest;
 pub mod verify;

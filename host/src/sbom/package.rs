@@ -44,3 +44,28 @@ pub struct Package {
     /// Where in the image's filesystem it was found (no leading `/`).
     pub locations: Vec<String>,
 }
+
+/// The same package found twice (a database reached by two paths, the
+/// same Go module in two binaries) listed once with all its locations,
+/// sorted by purl so the order never depends on the input's.
+pub fn merge_by_purl(mut packages: Vec<Package>) -> Vec<Package> {
+    packages.sort_by(|a, b| {
+        a.purl
+            .cmp(&b.purl)
+            .then_with(|| a.locations.cmp(&b.locations))
+    });
+    let mut merged: Vec<Package> = Vec::with_capacity(packages.len());
+    for package in packages {
+        match merged.last_mut() {
+            Some(last) if last.purl == package.purl => {
+                for location in package.locations {
+                    if !last.locations.contains(&location) {
+                        last.locations.push(location);
+                    }
+                }
+            }
+            _ => merged.push(package),
+        }
+    }
+    merged
+}

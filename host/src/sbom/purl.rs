@@ -57,6 +57,44 @@ pub fn distro_qualifier(distro: Option<&Distro>) -> String {
     }
 }
 
+/// A purl with a subpath (Go packages below their module's repository),
+/// for the catalogers that build one field by field.
+#[derive(Debug, Clone, Default)]
+pub struct Purl<'a> {
+    pub kind: &'a str,
+    /// Empty for none; may hold `/` (Go module paths).
+    pub namespace: &'a str,
+    pub name: &'a str,
+    pub version: &'a str,
+    /// Key and value; empty values are left out, the rest sorted by key.
+    pub qualifiers: Vec<(&'a str, String)>,
+    /// Empty for none; may hold `/`.
+    pub subpath: &'a str,
+}
+
+impl std::fmt::Display for Purl<'_> {
+    fn fmt(&self, out: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let qualifiers: Vec<(&str, &str)> = self
+            .qualifiers
+            .iter()
+            .map(|(key, value)| (*key, value.as_str()))
+            .collect();
+        out.write_str(&format(
+            self.kind,
+            self.namespace,
+            self.name,
+            self.version,
+            &qualifiers,
+        ))?;
+        let segments = self.subpath.split('/').filter(|s| !s.is_empty());
+        for (index, segment) in segments.enumerate() {
+            let separator = if index == 0 { '#' } else { '/' };
+            write!(out, "{separator}{}", escape(segment))?;
+        }
+        Ok(())
+    }
+}
+
 fn escape(part: &str) -> String {
     let mut escaped = String::with_capacity(part.len());
     for &byte in part.as_bytes() {
