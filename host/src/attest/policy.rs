@@ -150,7 +150,11 @@ impl Policy<'_> {
         let measured = measure().map_err(Denial::Unreadable)?;
         // The subject is the key the statement's own names make, with the
         // object's digest when the caller has it.
-        check_object(&statement, &measured.sha256.unwrap_or(attested.sha256), None)?;
+        check_object(
+            &statement,
+            &measured.sha256.unwrap_or(attested.sha256),
+            None,
+        )?;
         // Without the digest (a promotion checks its copy later), the size
         // is what tells a wrong object now.
         if measured.sha256.is_none() && measured.size != attested.size {

@@ -33,7 +33,7 @@ pub mod visit;
 pub use binding::{BindingReader, Expectation};
 pub use reference::ImageRef;
 pub use scan::{LayerEnd, LayerEntry, LayerVisitor, Limits, Scan, Want};
-pub use tar_walk::Kind;
+pub use visit::Kind;
 
 /// Why a tarball or a manifest is not the image expected: one sentence,
 /// meant for the person who has to act on it.

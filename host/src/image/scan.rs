@@ -15,7 +15,8 @@
 //! layer nobody lists.
 
 use super::layer;
-use super::tar_walk::{Kind, TarWalk};
+use super::tar_walk::TarWalk;
+use super::visit::Kind;
 pub use super::visit::{
     LayerEnd, LayerEntry, LayerVisitor, Limits, Member, NoLayers, TooLarge, Want, drain, normalize,
 };

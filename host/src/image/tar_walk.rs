@@ -7,22 +7,13 @@
 //! tarball costs at most the bounds. Header fields are still parsed by the
 //! `tar` crate's `Header`.
 
+use super::visit::Kind;
 use std::io::{self, Read};
 use tar::{EntryType, PaxExtensions};
 
 const BLOCK: u64 = 512;
 /// A pax or GNU long-name header holds a path, a link and a few numbers.
 const EXTENSION_BYTES: u64 = 64 * 1024;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    File,
-    Directory,
-    Symlink,
-    HardLink,
-    /// Devices, fifos and the like: skipped by every reader here.
-    Other,
-}
 
 /// One member's header, extensions applied.
 #[derive(Debug)]

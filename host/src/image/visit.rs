@@ -3,8 +3,17 @@
 //! scan keeps. `scan` drives the pass and `layer` reads one member; both
 //! speak this interface, so neither imports the other's internals.
 
-use super::tar_walk::Kind;
 use std::io::{self, Read};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    File,
+    Directory,
+    Symlink,
+    HardLink,
+    /// Devices, fifos and the like: skipped by every reader here.
+    Other,
+}
 
 /// How a visitor wants one entry of a layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
