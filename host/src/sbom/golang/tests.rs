@@ -197,7 +197,7 @@ fn long_module_paths_become_a_repository_and_a_subpath() {
         (
             "github.com/docker/docker",
             "v27.4.0+incompatible",
-            "pkg:golang/github.com/docker/docker@v27.4.0+incompatible",
+            "pkg:golang/github.com/docker/docker@v27.4.0%2Bincompatible",
         ),
         (
             "dario.cat/mergo",
