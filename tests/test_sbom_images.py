@@ -1,7 +1,7 @@
 """`publish-artifact sbom` of image tarballs built with the real package
 tools (tests/sbom_fixtures.py), against syft 1.18.1 as the oracle
 (tests/syft_oracle.py pins what it finds): the same decoded purls, in
-both archive layouts, layers plain or gzip; and documents that the
+both archive layouts, layers plain, gzip or zstd; and documents that the
 formats' validators accept."""
 
 import json
@@ -36,7 +36,7 @@ def purls(bom) -> set:
 
 
 @pytest.mark.parametrize("layout", ["oci", "classic"])
-@pytest.mark.parametrize("compression", [None, "gzip"])
+@pytest.mark.parametrize("compression", [None, "gzip", "zstd"])
 @pytest.mark.parametrize("name", EXACT)
 def test_the_packages_are_the_ones_syft_finds(cli, name, layout, compression):
     bom = json.loads(document(cli, archive(name, layout, compression)).stdout)

@@ -1,5 +1,5 @@
 //! One member of the archive read to its end: hashed (and kept, if small)
-//! and, when it is a layer (a tar, or a gzip of one), inflated for its
+//! and, when it is a layer (a tar, or a gzip or zstd of one), inflated for its
 //! diff_id and, for a visitor, walked entry by entry. Every byte of the
 //! member passes the member's hash exactly once, whatever the layer's tar
 //! or gzip stream turns out to hold.
@@ -14,11 +14,14 @@ use std::io::{self, Read};
 /// A visitor's streamed entries arrive in chunks this big.
 const CHUNK: usize = 64 * 1024;
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+/// RFC 8878's frame magic, little-endian 0xFD2FB528.
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 
 /// What a member's first bytes say it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Sniffed {
     GzipLayer,
+    ZstdLayer,
     TarLayer,
     Other,
 }
@@ -52,7 +55,22 @@ pub fn read_member<V: LayerVisitor>(
                 .and_then(|v| walk(&mut body, v, limits).err());
             (None, problem)
         }
-        Sniffed::GzipLayer => inflate(&mut body, visitor.as_deref_mut(), limits),
+        Sniffed::GzipLayer => inflate(
+            flate2::read::MultiGzDecoder::new(&mut body),
+            "its gzip stream is unreadable",
+            visitor.as_deref_mut(),
+            limits,
+        ),
+        // Every frame in turn: a layer may be several (zstd:chunked).
+        Sniffed::ZstdLayer => match zstd::stream::read::Decoder::new(&mut body) {
+            Ok(decoder) => inflate(
+                decoder,
+                "its zstd stream is unreadable",
+                visitor.as_deref_mut(),
+                limits,
+            ),
+            Err(err) => (None, Some(format!("its zstd stream is unreadable: {err}"))),
+        },
     };
     drain(&mut body)?;
     drop(body);
@@ -60,7 +78,7 @@ pub fn read_member<V: LayerVisitor>(
     let diff_id = match sniffed {
         Sniffed::Other => None,
         Sniffed::TarLayer => Some(sha256),
-        Sniffed::GzipLayer => inflated_diff_id,
+        Sniffed::GzipLayer | Sniffed::ZstdLayer => inflated_diff_id,
     };
     if sniffed != Sniffed::Other
         && let Some(visitor) = visitor
@@ -92,6 +110,9 @@ fn sniff(head: &[u8]) -> Sniffed {
     if head.starts_with(&GZIP_MAGIC) {
         return Sniffed::GzipLayer;
     }
+    if head.starts_with(&ZSTD_MAGIC) {
+        return Sniffed::ZstdLayer;
+    }
     let Ok(block) = <&[u8; 512]>::try_from(head) else {
         return Sniffed::Other;
     };
@@ -104,20 +125,15 @@ fn sniff(head: &[u8]) -> Sniffed {
     }
 }
 
-/// The gzip layer's diff_id (`None` if it could not be inflated to its
+/// A compressed layer's diff_id (`None` if it could not be inflated to its
 /// end) and its problem, walking it for the visitor on the way.
 fn inflate<V: LayerVisitor>(
-    compressed: &mut impl Read,
+    decoder: impl Read,
+    unreadable: &'static str,
     visitor: Option<&mut V>,
     limits: &Limits,
 ) -> (Option<[u8; 32]>, Option<String>) {
-    let decoder = flate2::read::MultiGzDecoder::new(compressed);
-    let mut inflated = Digesting::new(
-        decoder,
-        limits.inflated_layer,
-        false,
-        "its gzip stream is unreadable",
-    );
+    let mut inflated = Digesting::new(decoder, limits.inflated_layer, false, unreadable);
     let problem = visitor.and_then(|visitor| walk(&mut inflated, visitor, limits).err());
     // The end-of-archive blocks and any padding after them count too.
     let _ = drain(&mut inflated);
