@@ -30,7 +30,7 @@ use crate::attest::ci::ci_builder_id;
 use crate::attest::keys::{SigningKey, VerifyingKey};
 use crate::attest::keywrap::UnwrappingKey;
 use crate::attest::policy::{self, Measured, Placement, Policy, Verdict};
-use crate::attest::registry::SidecarKind;
+use crate::attest::registry::{OnPromotion, SidecarKind};
 use crate::attest::sidecars::Sidecar;
 use crate::attest::statement::rfc3339;
 use crate::attest::verify::{AttestedObject, Pins, Signed, Trust};
@@ -417,14 +417,23 @@ fn beside_the_copy(
     let mut summary = Some(summary);
     SidecarKind::ALL
         .into_iter()
-        .filter_map(|kind| match kind {
-            SidecarKind::Checksum => Some(Sidecar::checksum(target_key, sha256)),
-            SidecarKind::Statement | SidecarKind::ChecksumSignature | SidecarKind::KeyWrap => {
-                carried(kind).map(|bytes| Sidecar::new(kind, bytes))
-            }
-            SidecarKind::Summary => summary.take().map(|bytes| Sidecar::new(kind, bytes)),
+        .filter_map(|kind| {
+            let bytes = match kind.on_promotion() {
+                OnPromotion::Rewritten => Some(rewritten(kind, target_key, sha256)),
+                OnPromotion::Carried => carried(kind),
+                OnPromotion::Made => summary.take(),
+            };
+            bytes.map(|bytes| Sidecar::new(kind, bytes))
         })
         .collect()
+}
+
+/// A kind promotion writes again for the target key.
+fn rewritten(kind: SidecarKind, target_key: &str, sha256: &[u8; 32]) -> Vec<u8> {
+    match kind {
+        SidecarKind::Checksum => Sidecar::checksum(target_key, sha256).bytes,
+        other => unreachable!("the registry rewrites only the checksum, not {other:?}"),
+    }
 }
 
 fn say_promoted(plan: &Plan, verified: &Verified, replaced: bool) {
@@ -589,7 +598,6 @@ fn print_receipt(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::attest::registry::OnPromotion;
     use crate::attest::sidecars::sha256_line;
 
     #[test]

@@ -14,7 +14,7 @@
 use super::catalog::{Cataloger, Content, Distro, FileMeta, Found, Problem, Sift, Take};
 use super::package::{Ecosystem, Package, merge_by_purl};
 use super::purl::Purl;
-use super::stream_search::Prefix;
+use super::stream_search::{ELF_MAGIC, Prefix, executable};
 use flate2::{Decompress, FlushDecompress, Status};
 
 const JSON_START: &[u8] = br#"{"packages":["#;
@@ -22,8 +22,6 @@ const JSON_START: &[u8] = br#"{"packages":["#;
 const TRIAL: usize = 64;
 /// The dependency list of a large program is some hundreds of KB.
 const JSON_LIMIT: usize = 8 << 20;
-const ELF_MAGIC: &[u8] = b"\x7fELF";
-
 pub struct CargoAuditable;
 
 impl Cataloger for CargoAuditable {
@@ -32,7 +30,7 @@ impl Cataloger for CargoAuditable {
     }
 
     fn wants(&self, file: &FileMeta<'_>) -> Option<Take> {
-        (file.mode & 0o111 != 0 && file.size > 64).then_some(Take::Sift)
+        executable(file)
     }
 
     fn sift(&self, _file: &FileMeta<'_>) -> Box<dyn Sift> {

@@ -2,7 +2,7 @@
 //! image or a model), the packages found in it, and what could not be
 //! read. `cyclonedx` and `spdx` write the same document two ways.
 
-use super::catalog::{Distro, Problem};
+use super::catalog::Problem;
 use super::package::Package;
 use std::time::SystemTime;
 
@@ -47,7 +47,6 @@ pub struct Bom {
     pub subject: Subject,
     /// Who supplies the subject (`--supplier`; in CI the repository).
     pub supplier: Option<String>,
-    pub distro: Option<Distro>,
     /// Sorted by purl, then location: the same input gives the same bytes.
     pub packages: Vec<Package>,
     pub problems: Vec<Problem>,
@@ -61,7 +60,6 @@ impl Bom {
         Self {
             subject,
             supplier: None,
-            distro: None,
             packages,
             problems: Vec::new(),
             created,

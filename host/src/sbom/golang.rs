@@ -17,7 +17,7 @@
 use super::catalog::{Cataloger, Content, Distro, FileMeta, Found, Problem, Sift, Take};
 use super::package::{Ecosystem, Package, merge_by_purl};
 use super::purl::Purl;
-use super::stream_search::{Finder, Prefix};
+use super::stream_search::{ELF_MAGIC, Finder, Prefix, executable};
 
 const MAGIC: &[u8] = b"\xff Go buildinf:";
 const MODINFO_START: &[u8] = b"\x30\x77\xaf\x0c\x92\x74\x08\x02\x41\xe1\xc1\x07\xe6\xd6\x18\xe6";
@@ -28,8 +28,6 @@ const HEADER_KEPT: usize = 18 + 10 + 118;
 /// The module list of a large program (Kubernetes) is some 40 KB.
 const MODINFO_LIMIT: usize = 1 << 20;
 const FLAG_VERSION_INLINE: u8 = 2;
-const ELF_MAGIC: &[u8] = b"\x7fELF";
-
 pub struct Golang;
 
 impl Cataloger for Golang {
@@ -38,7 +36,7 @@ impl Cataloger for Golang {
     }
 
     fn wants(&self, file: &FileMeta<'_>) -> Option<Take> {
-        (file.mode & 0o111 != 0 && file.size > 64).then_some(Take::Sift)
+        executable(file)
     }
 
     fn sift(&self, _file: &FileMeta<'_>) -> Box<dyn Sift> {

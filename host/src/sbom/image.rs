@@ -62,7 +62,6 @@ fn bom_of(scanned: Scanned<Squasher>, created: SystemTime) -> Result<Option<Bom>
         platform,
     };
     let mut bom = Bom::new(Subject::Image(facts), squashed.packages, created);
-    bom.distro = squashed.distro;
     bom.problems = squashed.problems;
     Ok(Some(bom))
 }

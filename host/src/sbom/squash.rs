@@ -11,7 +11,7 @@
 //! have several askers (an executable is read for Go build information
 //! and for cargo-auditable's section): each gets its own copy.
 
-use super::catalog::{Cataloger, Content, Distro, FileMeta, Found, Problem, Sift, Take};
+use super::catalog::{Cataloger, Content, FileMeta, Found, Problem, Sift, Take};
 use super::distro;
 use super::package::Package;
 use crate::image::Kind;
@@ -72,7 +72,6 @@ pub struct Squasher {
 /// What the squashed image holds.
 pub struct Squashed {
     pub packages: Vec<Package>,
-    pub distro: Option<Distro>,
     pub problems: Vec<Problem>,
 }
 
@@ -180,7 +179,6 @@ impl Squasher {
         }
         Squashed {
             packages,
-            distro,
             problems: self.problems,
         }
     }
@@ -389,6 +387,7 @@ impl Squasher {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sbom::catalog::Distro;
 
     #[test]
     fn markers_name_what_they_remove() {

@@ -49,6 +49,18 @@ impl Finder {
     }
 }
 
+use super::catalog::{FileMeta, Take};
+
+/// Every ELF file begins with it.
+pub const ELF_MAGIC: &[u8] = b"\x7fELF";
+
+/// What the binary catalogers (Go, cargo-auditable) ask for: every
+/// executable longer than an ELF header could be, sifted as it streams;
+/// their sifts keep nothing of a file that turns out not to be ELF.
+pub fn executable(file: &FileMeta<'_>) -> Option<Take> {
+    (file.mode & 0o111 != 0 && file.size > 64).then_some(Take::Sift)
+}
+
 /// Tells from a stream's first bytes whether it begins with a magic
 /// (an ELF file's, say).
 #[derive(Debug, Default)]
