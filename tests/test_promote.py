@@ -25,8 +25,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import (Encoding, NoEncryption, PrivateFormat,
                                                           PublicFormat)
 
-from conftest import (ROOT, TOKEN, assert_no_secret, mixed_data, openssl_open, publish_args,
-                      sha256_hex)
+from conftest import (ROOT, SBOM_SIDECARS, TOKEN, assert_no_secret, mixed_data, openssl_open,
+                      publish_args, sha256_hex)
 from provenance import PAYLOAD_TYPE, STATEMENT_TYPE, openssl, pae
 from woodpecker import plugin_env
 
@@ -56,7 +56,7 @@ DEPLOY_CI = {
 VERIFIER = "https://ci.example.com#linux/amd64"
 VSA_TYPE = "https://slsa.dev/verification_summary/v1"
 WRAP_LABEL = "publish-artifact/key-wrap/v1:"
-COPIED_SIDECARS = (".sha256", ".intoto.json", ".sha256.sig", ".keywrap")
+COPIED_SIDECARS = (".sha256", ".intoto.json", ".sha256.sig", ".keywrap", *SBOM_SIDECARS)
 VSA = ".vsa.intoto.json"
 USAGE, INPUT, REGISTRATION, INTEGRITY, EXISTS, REFUSED = 2, 3, 5, 6, 8, 9
 
@@ -361,23 +361,28 @@ def test_each_stage_has_the_sidecars_and_a_summary_that_checks_out(garage, keys,
     def published(key):  # where an attestation file is, as the summaries name it
         return f"{garage.cdn_base}/{key}"
 
+    def sbom_statements(key):  # the signed SBOM statements the policy checked too
+        return [{"uri": published(key + suffix), "digest": {"sha256": sha256_hex(garage.get(key + suffix))}}
+                for suffix in (".cdx.intoto.json", ".spdx.intoto.json")]
+
     check_summary(stage_vsa, "stage", promoted.rows["stage"], keys,
                   [{"uri": published(dev_key + ".intoto.json"),
-                    "digest": {"sha256": sha256_hex(dev_statement)}}],
+                    "digest": {"sha256": sha256_hex(dev_statement)}}, *sbom_statements(dev_key)],
                   {"from": "dev", "to": "stage", "pins": {"commit": COMMIT}})
     # main's summary lists the statement (read from stage: the same bytes) and stage's summary.
     check_summary(garage.get(key_of("main") + VSA), "main", promoted.rows["main"], keys,
                   [{"uri": published(key_of("stage") + ".intoto.json"),
                     "digest": {"sha256": sha256_hex(dev_statement)}},
                    {"uri": published(key_of("stage") + VSA),
-                    "digest": {"sha256": sha256_hex(stage_vsa)}}],
+                    "digest": {"sha256": sha256_hex(stage_vsa)}},
+                   *sbom_statements(key_of("stage"))],
                   {"from": "stage", "to": "main", "pins": {}})
 
 
 POLICY_URI = "https://example.invalid/publish-artifact/policies/promotion/v1"
 # The policy's fields in the order their digest is taken over (docs/promotion.md).
-POLICY_FIELDS = ("from", "to", "stages", "require_summary_for", "attestation_public_key_sha256",
-                 "pins")
+POLICY_FIELDS = ("from", "to", "stages", "require_summary_for", "require_sbom",
+                 "attestation_public_key_sha256", "pins")
 
 
 def check_summary(raw: bytes, stage: str, row: dict, keys, inputs: list, policy: dict) -> None:
@@ -401,7 +406,8 @@ def check_summary(raw: bytes, stage: str, row: dict, keys, inputs: list, policy:
     # The policy applied: named, spelled out, and its digest recomputed from what it says.
     applied = predicate["policy"]
     assert applied["uri"] == POLICY_URI
-    assert applied["annotations"] == {**policy, "stages": ["dev", "stage", "main"],
+    assert applied["annotations"] == {"require_sbom": False, **policy,
+                                      "stages": ["dev", "stage", "main"],
                                       "require_summary_for": ["main"],
                                       "attestation_public_key_sha256": keys.attestation.spki_sha256}
     assert set(applied["annotations"]) == set(POLICY_FIELDS)
@@ -575,6 +581,31 @@ def test_a_missing_key_wrap_is_refused(cli, garage, admin_api, envs, dev):
     assert_refused(run, REFUSED, [".keywrap", "key wrap"], garage, admin_api)
 
 
+def test_require_sbom_takes_only_a_source_with_its_signed_sboms(cli, tmp_path, garage, admin_api,
+                                                               envs, keys, dev):
+    required = {**envs.promote, "PLUGIN_REQUIRE_SBOM": "true"}
+    # A source document that is not the one its statement signs stops the promotion.
+    s3, cdx = garage.boto3(), key_of("dev") + ".cdx.json"
+    original = garage.get(cdx)
+    s3.put_object(Bucket=garage.bucket, Key=cdx, Body=original.replace(b'"version": 1', b'"version": 2'))
+    run = promote(cli, envs.promote, "--to", "stage")
+    assert_refused(run, REFUSED, ["not the one the statement signs"], garage, admin_api)
+    s3.put_object(Bucket=garage.bucket, Key=cdx, Body=original)
+    run = promote(cli, required, "--to", "stage")
+    assert run.returncode == 0, run.output
+    summary = verified_statement(garage.get(key_of("stage") + VSA), keys.attestation)
+    assert summary["predicate"]["policy"]["annotations"]["require_sbom"] is True
+    # A version published with --sbom off is refused when SBOMs are required, and only then.
+    src = tmp_path / "bare.tar"
+    src.write_bytes(mixed_data(50_000, seed=5))
+    publish(cli, {**envs.publish, "PLUGIN_SBOM": "off"}, src, version="8-0123456789ab")
+    run = promote(cli, required, "--to", "stage", version="8-0123456789ab")
+    assert run.returncode == REFUSED, run.output
+    assert ".cdx.json does not exist" in run.stderr and "--require-sbom" in run.stderr
+    assert key_of("stage", "8-0123456789ab") not in garage.keys()
+    assert promote(cli, envs.promote, "--to", "stage", version="8-0123456789ab").returncode == 0
+
+
 def test_main_only_takes_what_stage_validated(cli, garage, admin_api, envs, dev):
     run = promote(cli, envs.promote, "--from", "dev", "--to", "main")
     assert_refused(run, REFUSED, ["verification summary", "vsa", "stage"], garage, admin_api,
@@ -596,7 +627,8 @@ def test_which_targets_need_a_summary_is_configurable(cli, garage, admin_api, en
     assert run.returncode == 0, run.output
     assert garage.get(key_of("main")) == garage.get(key_of("dev"))
     summary = verified_statement(garage.get(key_of("main") + VSA), keys.attestation)
-    assert len(summary["predicate"]["inputAttestations"]) == 1
+    # The statement and the two SBOM statements: no summary of stage.
+    assert len(summary["predicate"]["inputAttestations"]) == 3
     assert summary["predicate"]["policy"]["annotations"]["require_summary_for"] == ["stage"]
 
 

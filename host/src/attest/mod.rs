@@ -10,6 +10,8 @@
 //! - `keys`: the ECDSA P-256 signing key (from the environment, zeroized,
 //!   never printed) and the public key that verifies;
 //! - `sidecars`: the files a publish writes next to the object;
+//! - `sbom_statement`: the signed in-toto statement whose predicate is an
+//!   SBOM of the object, and its check;
 //! - `keywrap`: the data key wrapped to the promotion pipeline's RSA key;
 //! - `vsa`: the SLSA Verification Summary a promotion writes;
 //! - `verify`: the single checks (signature, types, pins, subject);
@@ -24,6 +26,7 @@ pub mod keys;
 pub mod keywrap;
 pub mod policy;
 pub mod registry;
+pub mod sbom_statement;
 pub mod sidecars;
 pub mod statement;
 pub mod verify;

@@ -16,14 +16,18 @@
 //! 4. with the promotion key: the data key unwraps from `.keywrap` and is
 //!    the one the provenance commits to;
 //! 5. a `.sha256.sig` present verifies: it would otherwise be carried as a
-//!    false witness.
+//!    false witness;
+//! 6. each SBOM beside the object comes as its document and its statement,
+//!    signed and about this object, whose predicate the document is; with
+//!    `require_sbom`, both formats must be there.
 //!
 //! Nothing here touches the network: reading is the caller's, so every
 //! refusal is unit-tested with files in memory.
 
 use super::Refusal;
 use super::keywrap::UnwrappingKey;
-use super::registry::SidecarKind;
+use super::registry::{SbomFormat, SidecarKind};
+use super::sbom_statement::check_sbom;
 use super::sidecars::sha256_line;
 use super::statement::{Statement, key_commitment};
 use super::verify::{AttestedObject, Signed, Trust, attested_object, check_envelope, check_object};
@@ -91,6 +95,8 @@ pub struct Policy<'a> {
     pub trust: &'a Trust,
     pub placement: Placement<'a>,
     pub promotion: Option<Promotion<'a>>,
+    /// Refuse an object published without its SBOMs (`--require-sbom`).
+    pub require_sbom: bool,
 }
 
 /// What the caller measured of the object.
@@ -131,6 +137,16 @@ pub struct Verdict {
     /// The data key and its wrap, with the promotion key.
     pub key: Option<(Key, Vec<u8>)>,
     pub signature: Option<Vec<u8>>,
+    /// The SBOM files that passed, documents and statements, to carry.
+    pub sboms: Vec<(SidecarKind, Vec<u8>)>,
+}
+
+impl Verdict {
+    /// The bytes of an SBOM document or statement that passed.
+    pub fn sbom_file(&self, kind: SidecarKind) -> Option<Vec<u8>> {
+        let (_, bytes) = self.sboms.iter().find(|(passed, _)| *passed == kind)?;
+        Some(bytes.clone())
+    }
 }
 
 /// Reads the file of one kind beside the object: `None` when there is none.
@@ -172,6 +188,7 @@ impl Policy<'_> {
             None => None,
         };
         let signature = self.signature(read, &attested)?;
+        let sboms = self.sboms(read, &attested)?;
         Ok(Verdict {
             statement,
             statement_bytes,
@@ -180,6 +197,7 @@ impl Policy<'_> {
             summary,
             key,
             signature,
+            sboms,
         })
     }
 
@@ -388,6 +406,53 @@ impl Policy<'_> {
             ))),
         }
     }
+
+    /// Step 6: every SBOM is its document with its signed statement about
+    /// the attested object (whose digest the caller's measure confirmed, or
+    /// a promotion's read-back of the copy will).
+    fn sboms<E>(
+        &self,
+        read: &mut Reader<'_, E>,
+        attested: &AttestedObject,
+    ) -> Result<Vec<(SidecarKind, Vec<u8>)>, Denial<E>> {
+        let mut passed = Vec::new();
+        for format in SbomFormat::ALL {
+            let (document_kind, statement_kind) = (format.document(), format.statement());
+            let document = read(document_kind).map_err(Denial::Unreadable)?;
+            let statement = read(statement_kind).map_err(Denial::Unreadable)?;
+            let (document, statement) = match (document, statement) {
+                (Some(document), Some(statement)) => (document, statement),
+                (None, None) if !self.require_sbom => continue,
+                (None, None) => {
+                    return Err(refused(format!(
+                        "{} does not exist: the object was published without its {} SBOM, and \
+                         --require-sbom asks for it",
+                        self.beside(document_kind),
+                        format.name()
+                    )));
+                }
+                (Some(_), None) => {
+                    return Err(refused(format!(
+                        "{} does not exist: nothing vouches for the {} SBOM beside it",
+                        self.beside(statement_kind),
+                        format.name()
+                    )));
+                }
+                (None, Some(_)) => {
+                    return Err(refused(format!(
+                        "{} does not exist, but its statement does: the {} SBOM is incomplete",
+                        self.beside(document_kind),
+                        format.name()
+                    )));
+                }
+            };
+            check_sbom(format, &statement, &document, self.trust, &attested.sha256).map_err(
+                |refusal| Refusal::new(format!("{}: {refusal}", self.beside(statement_kind))),
+            )?;
+            passed.extend([(document_kind, document), (statement_kind, statement)]);
+        }
+        Ok(passed)
+    }
 }
 
 fn refused<E>(sentence: String) -> Denial<E> {
@@ -403,6 +468,7 @@ mod tests {
     use crate::attest::keywrap::tests::pair;
     use crate::attest::sidecars::sidecars;
     use crate::attest::statement::tests::with_facts;
+    use crate::attest::statement::{PublishFacts, SbomDocuments};
     use crate::attest::verify::Pins;
     use crate::attest::vsa::{self, LOCAL_VERIFIER, PromotionPolicy, input_attestation};
     use aws_lc_rs::rsa::KeySize;
@@ -466,6 +532,7 @@ mod tests {
             to: "stage".into(),
             stages: stages(),
             require_summary_for: vec![],
+            require_sbom: false,
             attestation_public_key_sha256: signer.keyid().into(),
             pins: Default::default(),
         };
@@ -512,6 +579,7 @@ mod tests {
             trust: &trust,
             placement: Placement::Key(DEV_KEY),
             promotion: None,
+            require_sbom: false,
         };
         let verdict = decide(&policy, &f.files, WHOLE).unwrap();
         assert_eq!(verdict.attested.name, DEV_KEY);
@@ -534,6 +602,7 @@ mod tests {
             trust: &trusted,
             placement: Placement::Key(DEV_KEY),
             promotion: None,
+            require_sbom: false,
         };
         let without = |kind| {
             let mut files = f.files.clone();
@@ -588,6 +657,7 @@ mod tests {
             trust: &trusted,
             placement: Placement::Key(STAGE_KEY),
             promotion: None,
+            require_sbom: false,
         };
         let none = refusal(decide(&policy, &f.files, WHOLE));
         assert!(none.contains("verification summary"), "{none}");
@@ -624,6 +694,7 @@ mod tests {
             trust: &trusted,
             placement: Placement::Key(if from == "dev" { DEV_KEY } else { STAGE_KEY }),
             promotion: Some(promotion(from, to, require)),
+            require_sbom: false,
         };
         let head = Measured {
             sha256: None,
@@ -658,6 +729,79 @@ mod tests {
         assert!(order.contains("does not come before"), "{order}");
     }
 
+    /// The fixture's files with both SBOMs published beside the object.
+    fn with_sboms(f: &Fixture) -> HashMap<SidecarKind, Vec<u8>> {
+        let sboms = SbomDocuments {
+            cyclonedx: br#"{"bomFormat": "CycloneDX", "components": []}"#.to_vec(),
+            spdx: br#"{"spdxVersion": "SPDX-2.3", "packages": []}"#.to_vec(),
+        };
+        let mut files = f.files.clone();
+        let made = with_facts(&[], None, |facts, ci| {
+            let facts = PublishFacts {
+                sboms: Some(&sboms),
+                ..*facts
+            };
+            sidecars(&facts, ci, Some(&f.signer))
+        });
+        files.extend(
+            made.into_iter()
+                .filter(|file| file.kind.sbom().is_some())
+                .map(|file| (file.kind, file.bytes)),
+        );
+        files
+    }
+
+    #[test]
+    fn sboms_pass_in_pairs_about_this_object_and_can_be_required() {
+        let f = fixture();
+        let trusted = trust(&f.public);
+        let policy = Policy {
+            trust: &trusted,
+            placement: Placement::Key(DEV_KEY),
+            promotion: None,
+            require_sbom: false,
+        };
+        let files = with_sboms(f);
+        let verdict = decide(&policy, &files, WHOLE).unwrap();
+        assert_eq!(verdict.sboms.len(), 2 * SbomFormat::ALL.len());
+        let cdx = SidecarKind::CycloneDx;
+        assert_eq!(verdict.sbom_file(cdx).as_ref(), files.get(&cdx));
+        // Absent SBOMs pass unless required.
+        decide(&policy, &f.files, WHOLE).unwrap();
+        let required = Policy {
+            require_sbom: true,
+            ..policy
+        };
+        let none = refusal(decide(&required, &f.files, WHOLE));
+        assert!(none.contains(".cdx.json does not exist"), "{none}");
+        decide(&required, &files, WHOLE).unwrap();
+
+        let mut lone = files.clone();
+        lone.remove(&SidecarKind::SpdxStatement);
+        let lone = refusal(decide(&policy, &lone, WHOLE));
+        assert!(lone.contains("nothing vouches for the SPDX SBOM"), "{lone}");
+        let mut orphan = files.clone();
+        orphan.remove(&SidecarKind::Spdx);
+        let orphan = refusal(decide(&policy, &orphan, WHOLE));
+        assert!(orphan.contains("incomplete"), "{orphan}");
+        let mut tampered = files.clone();
+        tampered.insert(
+            cdx,
+            br#"{"bomFormat": "CycloneDX", "components": [1]}"#.to_vec(),
+        );
+        let tampered = refusal(decide(&policy, &tampered, WHOLE));
+        assert!(
+            tampered.contains("not the one the statement signs"),
+            "{tampered}"
+        );
+        // Another object's statement, moved beside this one.
+        let mut swapped = files.clone();
+        let other = swapped[&SidecarKind::CycloneDxStatement].clone();
+        swapped.insert(SidecarKind::SpdxStatement, other);
+        let swapped = refusal(decide(&policy, &swapped, WHOLE));
+        assert!(swapped.contains("predicateType"), "{swapped}");
+    }
+
     #[test]
     fn a_file_that_cannot_be_read_is_the_readers_error() {
         let f = fixture();
@@ -666,6 +810,7 @@ mod tests {
             trust: &trusted,
             placement: Placement::File,
             promotion: None,
+            require_sbom: false,
         };
         let mut read = |_| Err("the disk is gone".to_string());
         let denied = policy.decide(&mut read, || Ok(WHOLE));

@@ -16,6 +16,15 @@ pub enum SidecarKind {
     ChecksumSignature,
     /// `.keywrap`: the data key, wrapped for the promotion key.
     KeyWrap,
+    /// `.cdx.json`: the CycloneDX 1.6 SBOM of the sealed input.
+    CycloneDx,
+    /// `.spdx.json`: the SPDX 2.3 SBOM of the sealed input.
+    Spdx,
+    /// `.cdx.intoto.json`: the DSSE envelope of an in-toto statement whose
+    /// predicate is the CycloneDX SBOM.
+    CycloneDxStatement,
+    /// `.spdx.intoto.json`: the same for the SPDX SBOM.
+    SpdxStatement,
     /// `.vsa.intoto.json`: the DSSE envelope of a promotion's verification
     /// summary.
     Summary,
@@ -32,14 +41,63 @@ pub enum OnPromotion {
     Made,
 }
 
+/// The SBOM formats published beside an object, each as a document and as
+/// a signed statement about the object with the document as predicate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SbomFormat {
+    CycloneDx,
+    Spdx,
+}
+
+impl SbomFormat {
+    pub const ALL: [SbomFormat; 2] = [Self::CycloneDx, Self::Spdx];
+
+    /// The bare document.
+    pub fn document(self) -> SidecarKind {
+        match self {
+            Self::CycloneDx => SidecarKind::CycloneDx,
+            Self::Spdx => SidecarKind::Spdx,
+        }
+    }
+
+    /// The signed statement.
+    pub fn statement(self) -> SidecarKind {
+        match self {
+            Self::CycloneDx => SidecarKind::CycloneDxStatement,
+            Self::Spdx => SidecarKind::SpdxStatement,
+        }
+    }
+
+    /// The in-toto predicate type the statement carries (as `cosign attest
+    /// --type cyclonedx|spdxjson` writes them).
+    pub fn predicate_type(self) -> &'static str {
+        match self {
+            Self::CycloneDx => "https://cyclonedx.org/bom",
+            Self::Spdx => "https://spdx.dev/Document",
+        }
+    }
+
+    /// How messages and receipts name the format.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::CycloneDx => "CycloneDX",
+            Self::Spdx => "SPDX",
+        }
+    }
+}
+
 impl SidecarKind {
     /// Every kind, in upload order: the checksum first, the summary that
     /// vouches for the rest last.
-    pub const ALL: [SidecarKind; 5] = [
+    pub const ALL: [SidecarKind; 9] = [
         Self::Checksum,
         Self::Statement,
         Self::ChecksumSignature,
         Self::KeyWrap,
+        Self::CycloneDx,
+        Self::Spdx,
+        Self::CycloneDxStatement,
+        Self::SpdxStatement,
         Self::Summary,
     ];
 
@@ -49,6 +107,10 @@ impl SidecarKind {
             Self::Statement => ".intoto.json",
             Self::ChecksumSignature => ".sha256.sig",
             Self::KeyWrap => ".keywrap",
+            Self::CycloneDx => ".cdx.json",
+            Self::Spdx => ".spdx.json",
+            Self::CycloneDxStatement => ".cdx.intoto.json",
+            Self::SpdxStatement => ".spdx.intoto.json",
             Self::Summary => ".vsa.intoto.json",
         }
     }
@@ -56,8 +118,13 @@ impl SidecarKind {
     pub fn content_type(self) -> &'static str {
         match self {
             Self::Checksum | Self::ChecksumSignature => "text/plain; charset=utf-8",
-            Self::Statement | Self::Summary => "application/vnd.dsse.envelope.v1+json",
+            Self::Statement | Self::CycloneDxStatement | Self::SpdxStatement | Self::Summary => {
+                "application/vnd.dsse.envelope.v1+json"
+            }
             Self::KeyWrap => "application/octet-stream",
+            // The media types the two formats register.
+            Self::CycloneDx => "application/vnd.cyclonedx+json",
+            Self::Spdx => "application/spdx+json",
         }
     }
 
@@ -65,16 +132,51 @@ impl SidecarKind {
     /// check before trusting it.
     pub fn signed(self) -> bool {
         match self {
-            Self::Statement | Self::ChecksumSignature | Self::Summary => true,
-            Self::Checksum | Self::KeyWrap => false,
+            Self::Statement
+            | Self::ChecksumSignature
+            | Self::CycloneDxStatement
+            | Self::SpdxStatement
+            | Self::Summary => true,
+            // An SBOM document is trusted through its signed statement,
+            // whose predicate it must equal.
+            Self::Checksum | Self::KeyWrap | Self::CycloneDx | Self::Spdx => false,
         }
     }
 
     pub fn on_promotion(self) -> OnPromotion {
         match self {
             Self::Checksum => OnPromotion::Rewritten,
-            Self::Statement | Self::ChecksumSignature | Self::KeyWrap => OnPromotion::Carried,
+            Self::Statement
+            | Self::ChecksumSignature
+            | Self::KeyWrap
+            | Self::CycloneDx
+            | Self::Spdx
+            | Self::CycloneDxStatement
+            | Self::SpdxStatement => OnPromotion::Carried,
             Self::Summary => OnPromotion::Made,
+        }
+    }
+
+    /// The most a reader takes of a file of this kind: statements, wraps
+    /// and summaries are a few KiB, an SBOM of a large image a few MiB (its
+    /// statement holds it again, in base64).
+    pub fn size_limit(self) -> u64 {
+        match self.sbom() {
+            Some(_) => 64 << 20,
+            None => 4 << 20,
+        }
+    }
+
+    /// For an SBOM's document or its statement: which SBOM.
+    pub fn sbom(self) -> Option<SbomFormat> {
+        match self {
+            Self::CycloneDx | Self::CycloneDxStatement => Some(SbomFormat::CycloneDx),
+            Self::Spdx | Self::SpdxStatement => Some(SbomFormat::Spdx),
+            Self::Checksum
+            | Self::Statement
+            | Self::ChecksumSignature
+            | Self::KeyWrap
+            | Self::Summary => None,
         }
     }
 
@@ -117,5 +219,18 @@ mod tests {
             .filter(|k| k.on_promotion() == OnPromotion::Made)
             .collect();
         assert_eq!(made, [SidecarKind::Summary]);
+    }
+
+    #[test]
+    fn each_sbom_format_is_a_document_and_its_signed_statement() {
+        for format in SbomFormat::ALL {
+            let (document, statement) = (format.document(), format.statement());
+            assert_eq!(document.sbom(), Some(format));
+            assert_eq!(statement.sbom(), Some(format));
+            assert!(!document.signed() && statement.signed());
+            assert!(statement.suffix().ends_with(".intoto.json"));
+        }
+        let sboms = SidecarKind::ALL.iter().filter(|k| k.sbom().is_some());
+        assert_eq!(sboms.count(), 2 * SbomFormat::ALL.len());
     }
 }

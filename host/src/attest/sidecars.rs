@@ -1,11 +1,13 @@
 //! The files a publish puts next to its object: `{object_key}.sha256`,
 //! `{object_key}.intoto.json` and, with a signing key,
-//! `{object_key}.sha256.sig`; with a promotion key, `{object_key}.keywrap`.
+//! `{object_key}.sha256.sig`; with a promotion key, `{object_key}.keywrap`;
+//! with an SBOM, `.cdx.json`, `.spdx.json` and their statements.
 //! Which kinds exist, and their suffixes, is `registry`'s.
 
 use super::dsse::Envelope;
 use super::keys::SigningKey;
-use super::registry::SidecarKind;
+use super::registry::{SbomFormat, SidecarKind};
+use super::sbom_statement;
 use super::statement::{self, PublishFacts};
 use base64::Engine;
 
@@ -45,8 +47,15 @@ fn blob_signature(signer: &SigningKey, bytes: &[u8]) -> Vec<u8> {
         .into_bytes()
 }
 
+/// A statement in its DSSE envelope, signed when a key is given.
+fn enveloped(statement: &impl serde::Serialize, signer: Option<&SigningKey>) -> Vec<u8> {
+    let payload = serde_json::to_vec(statement).expect("plain data serializes");
+    serde_json::to_vec_pretty(&Envelope::new(&payload, signer)).expect("plain data serializes")
+}
+
 /// The sidecar files of one publish, in upload order; `.sha256.sig` only
-/// when a signing key is given, `.keywrap` only with a promotion key.
+/// when a signing key is given, `.keywrap` only with a promotion key, the
+/// SBOMs only when the publish made them.
 pub fn sidecars(
     facts: &PublishFacts<'_>,
     ci: &dyn Fn(&str) -> Option<String>,
@@ -54,23 +63,37 @@ pub fn sidecars(
 ) -> Vec<Sidecar> {
     let sealed = &facts.sealed;
     let checksum = Sidecar::checksum(sealed.object_key, &sealed.object_sha256).bytes;
-    let envelope = || {
-        let payload =
-            serde_json::to_vec(&statement::for_publish(facts, ci)).expect("plain data serializes");
-        serde_json::to_vec_pretty(&Envelope::new(&payload, signer)).expect("plain data serializes")
+    let document = |format: SbomFormat| facts.sboms.map(|sboms| sboms.document(format).to_vec());
+    let sbom_statement = |format: SbomFormat| {
+        facts.sboms.map(|sboms| {
+            let statement = sbom_statement::for_sbom(
+                format,
+                sboms.document(format),
+                sealed.object_key,
+                &sealed.object_sha256,
+                facts.image,
+            );
+            enveloped(&statement, signer)
+        })
     };
     SidecarKind::ALL
         .into_iter()
         .filter_map(|kind| {
             let bytes = match kind {
                 SidecarKind::Checksum => Some(checksum.clone()),
-                SidecarKind::Statement => Some(envelope()),
+                SidecarKind::Statement => {
+                    Some(enveloped(&statement::for_publish(facts, ci), signer))
+                }
                 SidecarKind::ChecksumSignature => {
                     signer.map(|signer| blob_signature(signer, &checksum))
                 }
                 SidecarKind::KeyWrap => facts
                     .key_wrap
                     .map(|wrapping| wrapping.wrap(sealed.data_key, &sealed.object_sha256)),
+                SidecarKind::CycloneDx => document(SbomFormat::CycloneDx),
+                SidecarKind::Spdx => document(SbomFormat::Spdx),
+                SidecarKind::CycloneDxStatement => sbom_statement(SbomFormat::CycloneDx),
+                SidecarKind::SpdxStatement => sbom_statement(SbomFormat::Spdx),
                 // Only a promotion vouches for an object with a summary.
                 SidecarKind::Summary => None,
             };
@@ -85,7 +108,9 @@ mod tests {
     use crate::attest::dsse::pae;
     use crate::attest::keys::VerifyingKey;
     use crate::attest::keys::tests::key_pair_pem;
+    use crate::attest::statement::SbomDocuments;
     use crate::attest::statement::tests::with_facts;
+    use crate::attest::verify::{Pins, Trust};
 
     #[test]
     fn signed_sidecars_verify_and_unsigned_ones_have_no_signature() {
@@ -134,10 +159,41 @@ mod tests {
             sidecars(facts, lookup, Some(&signer))
         });
         let kinds: Vec<_> = files.iter().map(|file| file.kind).collect();
+        // Without SBOMs made, none of their kinds is written.
         let expected: Vec<_> = SidecarKind::ALL
             .into_iter()
-            .filter(|kind| *kind != SidecarKind::Summary)
+            .filter(|kind| *kind != SidecarKind::Summary && kind.sbom().is_none())
             .collect();
         assert_eq!(kinds, expected);
+    }
+
+    #[test]
+    fn each_sbom_goes_beside_the_object_with_its_signed_statement() {
+        let (private, public) = key_pair_pem();
+        let signer = SigningKey::from_pem(private.as_bytes()).unwrap();
+        let sboms = SbomDocuments {
+            cyclonedx: br#"{"bomFormat": "CycloneDX"}"#.to_vec(),
+            spdx: br#"{"spdxVersion": "SPDX-2.3"}"#.to_vec(),
+        };
+        let files = with_facts(&[], None, |facts, lookup| {
+            let facts = PublishFacts {
+                sboms: Some(&sboms),
+                ..*facts
+            };
+            sidecars(&facts, lookup, Some(&signer))
+        });
+        let file = |kind| &files.iter().find(|file| file.kind == kind).unwrap().bytes;
+        let trust = Trust {
+            public_key: Some(VerifyingKey::from_pem(public.as_bytes()).unwrap()),
+            allow_unsigned: false,
+            pins: Pins::default(),
+        };
+        for format in SbomFormat::ALL {
+            let document = file(format.document());
+            assert_eq!(document, sboms.document(format));
+            let statement = file(format.statement());
+            sbom_statement::check_sbom(format, statement, document, &trust, &[0xaa; 32]).unwrap();
+        }
+        assert_eq!(files.len(), 3 + 2 * SbomFormat::ALL.len());
     }
 }

@@ -18,9 +18,6 @@ use serde::Serialize;
 use std::io::Read;
 use std::path::PathBuf;
 
-/// A statement is a few KiB; anything far larger is not one.
-const MAX_STATEMENT: u64 = 4 << 20;
-
 pub fn run(command: &AttestCommand) -> Result<(), Failure> {
     match command {
         AttestCommand::Verify(args) => run_verify(args),
@@ -66,14 +63,7 @@ fn run_verify(args: &AttestVerifyArgs) -> Result<(), Failure> {
         .enable_all()
         .build()
         .class(Class::Internal)?;
-    let object = match &args.object.file {
-        Some(path) => Location::File(path.clone()),
-        None => Location::Remote(download_source(
-            args.object.url.as_deref(),
-            args.object.object_key.as_deref(),
-            &tokio,
-        )?),
-    };
+    let object = object_of(args, &tokio)?;
     let beside = |kind: SidecarKind| -> Result<Location, Failure> {
         match &object {
             Location::File(path) => {
@@ -97,19 +87,22 @@ fn run_verify(args: &AttestVerifyArgs) -> Result<(), Failure> {
     };
     let signature_location = beside(SidecarKind::ChecksumSignature)?;
     let url_path = args.object.url.as_deref().map(url_path);
-    let placement = match (&object, &args.object.object_key, &url_path) {
-        (Location::File(_), _, _) => Placement::File,
-        (_, Some(key), _) => Placement::Key(key),
-        (_, None, Some(path)) => Placement::UrlPath(path),
-        (_, None, None) => unreachable!("clap requires --file, --url or --object-key"),
-    };
+    let placement = placement_of(
+        &object,
+        args.object.object_key.as_deref(),
+        url_path.as_deref(),
+    );
     let mut read = |kind: SidecarKind| match kind {
-        SidecarKind::Statement => read_statement(&statement_location, &tokio).map(Some),
+        SidecarKind::Statement => read_limited(&statement_location, kind, &tokio).map(Some),
         SidecarKind::Summary => match &summary_location {
-            Some(location) => read_if_present(location, &tokio),
+            Some(location) => read_if_present(location, kind, &tokio),
             None => Ok(None),
         },
-        SidecarKind::ChecksumSignature => read_if_present(&signature_location, &tokio),
+        SidecarKind::ChecksumSignature => read_if_present(&signature_location, kind, &tokio),
+        SidecarKind::CycloneDx
+        | SidecarKind::Spdx
+        | SidecarKind::CycloneDxStatement
+        | SidecarKind::SpdxStatement => read_if_present(&beside(kind)?, kind, &tokio),
         // Rewritten from the provenance's facts, or only for promotion.
         SidecarKind::Checksum | SidecarKind::KeyWrap => Ok(None),
     };
@@ -123,6 +116,7 @@ fn run_verify(args: &AttestVerifyArgs) -> Result<(), Failure> {
         trust: &trust,
         placement,
         promotion: None,
+        require_sbom: args.require_sbom,
     };
     let verdict = policy.decide(&mut read, measure).map_err(denied)?;
     let vsa = verdict
@@ -137,6 +131,35 @@ fn run_verify(args: &AttestVerifyArgs) -> Result<(), Failure> {
         vsa,
     );
     Ok(())
+}
+
+/// The object: `--file`, or the download `--url` or `--object-key` names.
+fn object_of(
+    args: &AttestVerifyArgs,
+    tokio: &tokio::runtime::Runtime,
+) -> Result<Location, Failure> {
+    Ok(match &args.object.file {
+        Some(path) => Location::File(path.clone()),
+        None => Location::Remote(download_source(
+            args.object.url.as_deref(),
+            args.object.object_key.as_deref(),
+            tokio,
+        )?),
+    })
+}
+
+/// Where the object sits: a local file, a key, or a URL's path.
+fn placement_of<'a>(
+    object: &Location,
+    object_key: Option<&'a str>,
+    url_path: Option<&'a str>,
+) -> Placement<'a> {
+    match (object, object_key, url_path) {
+        (Location::File(_), _, _) => Placement::File,
+        (_, Some(key), _) => Placement::Key(key),
+        (_, None, Some(path)) => Placement::UrlPath(path),
+        (_, None, None) => unreachable!("clap requires --file, --url or --object-key"),
+    }
 }
 
 /// The trusted key from `--public-key`, or none with `--allow-unsigned`.
@@ -263,29 +286,31 @@ fn describe(location: &Location) -> String {
     }
 }
 
-fn read_statement(
+/// A file beside the object, whole, up to its kind's size limit.
+fn read_limited(
     location: &Location,
+    kind: SidecarKind,
     tokio: &tokio::runtime::Runtime,
 ) -> Result<Vec<u8>, Failure> {
+    let limit = kind.size_limit();
     let mut bytes = Vec::new();
     let read = match location {
-        Location::File(path) => open_input(path)?
-            .take(MAX_STATEMENT + 1)
-            .read_to_end(&mut bytes),
+        Location::File(path) => open_input(path)?.take(limit + 1).read_to_end(&mut bytes),
         Location::Remote(source) => ResumingReader::new(tokio, source)
-            .take(MAX_STATEMENT + 1)
+            .take(limit + 1)
             .read_to_end(&mut bytes),
     };
-    read.map_err(|err| anyhow::anyhow!("cannot read the statement {}: {err}", describe(location)))
+    read.map_err(|err| anyhow::anyhow!("cannot read {}: {err}", describe(location)))
         .class(match location {
             Location::File(_) => Class::Input,
             Location::Remote(_) => Class::Storage,
         })?;
-    if bytes.len() as u64 > MAX_STATEMENT {
+    if bytes.len() as u64 > limit {
         return Err(refused(Refusal::new(format!(
-            "{} is larger than {} MiB: not a statement",
+            "{} is larger than {} MiB: not a {} file",
             describe(location),
-            MAX_STATEMENT >> 20
+            limit >> 20,
+            kind.suffix()
         ))));
     }
     Ok(bytes)
@@ -294,13 +319,14 @@ fn read_statement(
 /// A file that may be absent: `None` when it is not there.
 fn read_if_present(
     location: &Location,
+    kind: SidecarKind,
     tokio: &tokio::runtime::Runtime,
 ) -> Result<Option<Vec<u8>>, Failure> {
     match location {
         Location::File(path) if !path.exists() => Ok(None),
-        Location::File(_) => read_statement(location, tokio).map(Some),
+        Location::File(_) => read_limited(location, kind, tokio).map(Some),
         Location::Remote(source) => tokio
-            .block_on(source.get_if_present(MAX_STATEMENT))
+            .block_on(source.get_if_present(kind.size_limit()))
             .class(Class::Storage),
     }
 }

@@ -50,9 +50,6 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::time::{Instant, SystemTime};
 
-/// Statements, summaries and wraps are a few KiB.
-const SIDECAR_LIMIT: u64 = 4 << 20;
-
 /// The `--json` receipt. It never holds the key.
 #[derive(Serialize)]
 struct Receipt<'a> {
@@ -88,6 +85,7 @@ struct Plan {
     to: String,
     stages: Vec<String>,
     require_vsa_for: Vec<String>,
+    require_sbom: bool,
     source_key: String,
     target_key: String,
 }
@@ -146,6 +144,7 @@ impl Plan {
                 .filter(|stage| !stage.is_empty())
                 .cloned()
                 .collect(),
+            require_sbom: args.require_sbom,
             stages,
         })
     }
@@ -365,11 +364,19 @@ fn summary_of_promotion(
         let key = SidecarKind::Summary.key_beside(&plan.source_key);
         inputs.push(input_attestation(&env.cdn_url(&key), bytes));
     }
+    // The SBOM statements checked are attestations it rested on too.
+    for (kind, bytes) in &verdict.sboms {
+        if kind.signed() {
+            let key = kind.key_beside(&plan.source_key);
+            inputs.push(input_attestation(&env.cdn_url(&key), bytes));
+        }
+    }
     let policy = PromotionPolicy {
         from: plan.from.clone(),
         to: plan.to.clone(),
         stages: plan.stages.clone(),
         require_summary_for: plan.require_vsa_for.clone(),
+        require_sbom: plan.require_sbom,
         attestation_public_key_sha256: keys.keyid().to_string(),
         pins: pins_of(&keys.trust.pins),
     };
@@ -396,6 +403,10 @@ fn carried_sidecars(plan: &Plan, verified: &Verified, summary: Vec<u8>) -> Vec<S
         SidecarKind::Statement => Some(verdict.statement_bytes.clone()),
         SidecarKind::ChecksumSignature => verdict.signature.clone(),
         SidecarKind::KeyWrap => Some(verified.keywrap.clone()),
+        SidecarKind::CycloneDx
+        | SidecarKind::Spdx
+        | SidecarKind::CycloneDxStatement
+        | SidecarKind::SpdxStatement => verdict.sbom_file(kind),
         SidecarKind::Checksum | SidecarKind::Summary => None,
     };
     beside_the_copy(
@@ -492,11 +503,12 @@ fn verify_source(
             require_summary: plan.require_vsa_for.contains(&plan.to),
             unwrapping: &keys.unwrapping,
         }),
+        require_sbom: plan.require_sbom,
     };
     let mut read = |kind: SidecarKind| {
         tokio
             .block_on(stoppable(
-                bucket.get_small(&kind.key_beside(source), SIDECAR_LIMIT),
+                bucket.get_small(&kind.key_beside(source), kind.size_limit()),
             ))
             .class(Class::Storage)
     };
@@ -631,7 +643,7 @@ mod tests {
             sha256_line("stage/a-arm64-1.enc", &[0xab; 32]).as_bytes()
         );
         assert_eq!(files[1].bytes, b".intoto.json");
-        assert_eq!(files[4].bytes, b"summary");
+        assert_eq!(files.last().unwrap().bytes, b"summary");
         // Without a signature at the source, none is carried.
         let unsigned = beside_the_copy(
             "k",
