@@ -235,9 +235,10 @@ def publish_env(garage, admin_api):
     }
 
 
-# Every publish puts its provenance sidecars beside the object (docs/provenance.md);
-# without a signing key, these two.
-UNSIGNED_SIDECARS = (".intoto.json", ".sha256")
+# Every publish puts its provenance sidecars beside the object (docs/provenance.md)
+# and its SBOMs with their statements (docs/sbom.md); without a signing key, these.
+SBOM_SIDECARS = (".cdx.json", ".cdx.intoto.json", ".spdx.json", ".spdx.intoto.json")
+UNSIGNED_SIDECARS = (".intoto.json", ".sha256", *SBOM_SIDECARS)
 
 
 def published(*object_keys) -> list:
