@@ -519,6 +519,16 @@ mod tests {
         }
     }
 
+    /// The policy for the dev object where it was published, SBOMs optional.
+    fn at_dev(trust: &Trust) -> Policy<'_> {
+        Policy {
+            trust,
+            placement: Placement::Key(DEV_KEY),
+            promotion: None,
+            require_sbom: false,
+        }
+    }
+
     const STAGES: [&str; 3] = ["dev", "stage", "main"];
 
     fn stages() -> Vec<String> {
@@ -575,12 +585,7 @@ mod tests {
     fn a_published_object_passes_where_it_was_published() {
         let f = fixture();
         let trust = trust(&f.public);
-        let policy = Policy {
-            trust: &trust,
-            placement: Placement::Key(DEV_KEY),
-            promotion: None,
-            require_sbom: false,
-        };
+        let policy = at_dev(&trust);
         let verdict = decide(&policy, &f.files, WHOLE).unwrap();
         assert_eq!(verdict.attested.name, DEV_KEY);
         assert_eq!(verdict.signed, Signed::By(f.signer.keyid().into()));
@@ -598,12 +603,7 @@ mod tests {
     fn each_flaw_of_provenance_or_object_is_refused() {
         let f = fixture();
         let trusted = trust(&f.public);
-        let policy = Policy {
-            trust: &trusted,
-            placement: Placement::Key(DEV_KEY),
-            promotion: None,
-            require_sbom: false,
-        };
+        let policy = at_dev(&trusted);
         let without = |kind| {
             let mut files = f.files.clone();
             files.remove(&kind);
@@ -755,12 +755,7 @@ mod tests {
     fn sboms_pass_in_pairs_about_this_object_and_can_be_required() {
         let f = fixture();
         let trusted = trust(&f.public);
-        let policy = Policy {
-            trust: &trusted,
-            placement: Placement::Key(DEV_KEY),
-            promotion: None,
-            require_sbom: false,
-        };
+        let policy = at_dev(&trusted);
         let files = with_sboms(f);
         let verdict = decide(&policy, &files, WHOLE).unwrap();
         assert_eq!(verdict.sboms.len(), 2 * SbomFormat::ALL.len());

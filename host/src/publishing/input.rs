@@ -110,6 +110,8 @@ impl<R: Read> Read for Input<R> {
 mod tests {
     use super::*;
     use crate::image::scan::tests::tarball;
+    use proptest::prelude::*;
+    use std::io::Write;
 
     fn read_whole<R: Read>(mut input: Input<R>) -> (Vec<u8>, Result<Finished, Failure>) {
         let mut copy = Vec::new();
@@ -149,5 +151,65 @@ mod tests {
             why.starts_with("the input starts as a tar archive, but"),
             "{why}"
         );
+    }
+
+    const STATUS: &[u8] = include_bytes!("../sbom/testdata/debian/status");
+    const OS_RELEASE: &[u8] = include_bytes!("../sbom/testdata/debian/os-release");
+
+    /// An image of one gzip layer holding a dpkg database, manifest.json
+    /// after the blob (as Docker 25+ writes it).
+    fn debian_image() -> Vec<u8> {
+        let layer = tarball(
+            &[
+                ("var/lib/dpkg/status", STATUS),
+                ("etc/os-release", OS_RELEASE),
+            ],
+            &[],
+        );
+        let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gzip.write_all(&layer).unwrap();
+        let manifest = br#"[{"Config": "blobs/sha256/c", "RepoTags": ["acme/app:1"], "Layers": ["blobs/sha256/l"]}]"#;
+        let config = br#"{"os": "linux", "architecture": "amd64", "rootfs": {"diff_ids": []}}"#;
+        tarball(
+            &[
+                ("blobs/sha256/l", &gzip.finish().unwrap()),
+                ("blobs/sha256/c", config),
+                ("manifest.json", manifest),
+            ],
+            &[],
+        )
+    }
+
+    #[test]
+    fn the_undamaged_image_is_catalogued() {
+        let (_, finished) = read_whole(Input::new(&debian_image()[..], None, true).unwrap());
+        let scanned = finished.unwrap().scanned.unwrap().unwrap();
+        let bom = crate::sbom::image::bom_of(scanned, None, std::time::SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .unwrap();
+        assert!(bom.packages.len() >= 3, "{:?}", bom.packages);
+    }
+
+    proptest! {
+        /// A damaged image (cut short, bytes overwritten) passes through
+        /// unchanged, and the scan and the catalogers end without a panic.
+        #[test]
+        fn a_damaged_image_never_panics_the_one_read(
+            cut in any::<prop::sample::Index>(),
+            overwrites in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..8),
+        ) {
+            let mut image = debian_image();
+            for (at, byte) in overwrites {
+                let at = at.index(image.len());
+                image[at] = byte;
+            }
+            image.truncate(cut.index(image.len()) + 1);
+            let (copy, finished) = read_whole(Input::new(&image[..], None, true).unwrap());
+            prop_assert_eq!(&copy, &image);
+            let finished = finished.map_err(|failure| failure.error.to_string()).unwrap();
+            if let Some(Ok(scanned)) = finished.scanned {
+                let _ = crate::sbom::image::bom_of(scanned, None, std::time::SystemTime::UNIX_EPOCH);
+            }
+        }
     }
 }
