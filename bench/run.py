@@ -147,7 +147,8 @@ def sealers(corpus: Path, level: int, key_file: Path):
     out = OUT / "object"
     return {
         "publish-artifact": [str(tool()), "seal", "--file", str(corpus), "--out", str(out),
-                             "--key-file", str(key_file), "--iv", IV, "--level", str(level)],
+                             "--key-file", str(key_file), "--iv", IV, "--level", str(level),
+                             "--force"],  # each round seals over the last round's object
         "python": [sys.executable, str(HERE / "python_seal.py"), str(corpus), str(out),
                    str(level), str(key_file), IV],
         "shell": [str(HERE / "shell_seal.sh"), str(corpus), str(out), str(level), str(key_file), IV],
