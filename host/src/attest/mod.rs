@@ -7,6 +7,8 @@
 //!   predicate, and its builder for one publish (key commitment, times);
 //! - `ci`: what Woodpecker's `CI_*` variables say about the run;
 //! - `dsse`: the DSSE envelope around it and its pre-authentication encoding;
+//! - `bundle`: the same signatures as Sigstore bundles (v0.3, key-based),
+//!   which cosign 3, sigstore-go and sigstore-js read;
 //! - `keys`: the ECDSA P-256 signing key (from the environment, zeroized,
 //!   never printed) and the public key that verifies;
 //! - `sidecars`: the files a publish writes next to the object;
@@ -20,6 +22,7 @@
 //!
 //! docs/provenance.md describes the formats field by field.
 
+pub mod bundle;
 pub mod ci;
 pub mod dsse;
 pub mod keys;
