@@ -95,6 +95,17 @@ pub fn of_envelope(envelope: &[u8]) -> Option<Vec<u8>> {
     }))
 }
 
+/// The bundle of a signed envelope under another hint than its keyid
+/// (model_signing's own: see `model_signature`).
+pub fn of_envelope_hinted(envelope: &Envelope, hint: &str) -> Vec<u8> {
+    written(Bundle {
+        media_type: MEDIA_TYPE.into(),
+        verification_material: material(hint),
+        dsse_envelope: Some(envelope.clone()),
+        message_signature: None,
+    })
+}
+
 /// The bundle of a blob signature (`signature`: base64 of the DER, as a
 /// `.sig` file holds it) over `message`, by the key with `keyid`.
 pub fn of_blob_signature(message: &[u8], signature: &[u8], keyid: &str) -> Vec<u8> {

@@ -14,6 +14,8 @@
 //! - `sidecars`: the files a publish writes next to the object;
 //! - `sbom_statement`: the signed in-toto statement whose predicate is an
 //!   SBOM of the object, and its check;
+//! - `model_signature`: the OpenSSF model signature of a model file,
+//!   which `model_signing verify key` accepts;
 //! - `keywrap`: the data key wrapped to the promotion pipeline's RSA key;
 //! - `vsa`: the SLSA Verification Summary a promotion writes;
 //! - `verify`: the single checks (signature, types, pins, subject);
@@ -27,6 +29,7 @@ pub mod ci;
 pub mod dsse;
 pub mod keys;
 pub mod keywrap;
+pub mod model_signature;
 pub mod policy;
 pub mod registry;
 pub mod sbom_statement;

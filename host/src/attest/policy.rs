@@ -33,6 +33,7 @@ use super::Refusal;
 use super::bundle;
 use super::dsse::Envelope;
 use super::keywrap::UnwrappingKey;
+use super::model_signature;
 use super::registry::{SbomFormat, SidecarKind};
 use super::sbom_statement::check_sbom;
 use super::sidecars::sha256_line;
@@ -149,6 +150,8 @@ pub struct Verdict {
     /// The Sigstore bundles that passed (each holds what its bare kind
     /// does), to carry.
     pub bundles: Vec<(SidecarKind, Vec<u8>)>,
+    /// The OpenSSF model signature, when there is one.
+    pub model_signature: Option<Vec<u8>>,
 }
 
 impl Verdict {
@@ -216,6 +219,7 @@ impl Policy<'_> {
         };
         let signature = self.signature(read, &attested)?;
         let sboms = self.sboms(read, &attested)?;
+        let model_signature = self.model_signature(read, &statement)?;
         Ok(Verdict {
             statement,
             statement_bytes,
@@ -226,7 +230,46 @@ impl Policy<'_> {
             signature,
             sboms,
             bundles,
+            model_signature,
         })
+    }
+
+    /// Step 7: a `.model.sig` present is signed under the trusted key and
+    /// signs the input the provenance names (the model that was sealed).
+    fn model_signature<E>(
+        &self,
+        read: &mut Reader<'_, E>,
+        statement: &Statement,
+    ) -> Result<Option<Vec<u8>>, Denial<E>> {
+        let kind = SidecarKind::ModelSignature;
+        let Some(bytes) = read(kind).map_err(Denial::Unreadable)? else {
+            return Ok(None);
+        };
+        let Some(public_key) = &self.trust.public_key else {
+            return Ok(Some(bytes));
+        };
+        let is_input = |subject: &&super::statement::ResourceDescriptor| {
+            subject
+                .annotations
+                .get("role")
+                .and_then(|role| role.as_str())
+                == Some("input")
+        };
+        let input = statement
+            .subject
+            .iter()
+            .find(is_input)
+            .and_then(|subject| subject.digest.get("sha256"))
+            .and_then(|digest| <[u8; 32]>::try_from(hex::decode(digest).ok()?).ok());
+        let Some(input) = input else {
+            return Err(refused(format!(
+                "{} is beside an object whose provenance names no input digest to check it by",
+                self.beside(kind)
+            )));
+        };
+        model_signature::check(&bytes, public_key, &input)
+            .map_err(|refusal| refused(format!("{}: {refusal}", self.beside(kind))))?;
+        Ok(Some(bytes))
     }
 
     /// A signed statement of `kind` in either form: its DSSE envelope, its

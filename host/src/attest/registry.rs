@@ -40,6 +40,9 @@ pub enum SidecarKind {
     SpdxStatementBundle,
     /// `.vsa.intoto.sigstore.json`: the verification summary's bundle.
     SummaryBundle,
+    /// `.model.sig`: the OpenSSF model signature (a Sigstore bundle of
+    /// model_signing's statement) of the model file that was sealed.
+    ModelSignature,
 }
 
 /// What a promotion puts beside the copy, for one kind.
@@ -102,7 +105,7 @@ impl SidecarKind {
     /// Every kind, in upload order: the checksum first, each Sigstore
     /// bundle after the file it bundles, the summary that vouches for the
     /// rest last.
-    pub const ALL: [SidecarKind; 14] = [
+    pub const ALL: [SidecarKind; 15] = [
         Self::Checksum,
         Self::Statement,
         Self::ChecksumSignature,
@@ -115,6 +118,7 @@ impl SidecarKind {
         Self::SpdxStatement,
         Self::CycloneDxStatementBundle,
         Self::SpdxStatementBundle,
+        Self::ModelSignature,
         Self::Summary,
         Self::SummaryBundle,
     ];
@@ -135,6 +139,7 @@ impl SidecarKind {
             Self::CycloneDxStatementBundle => ".cdx.intoto.sigstore.json",
             Self::SpdxStatementBundle => ".spdx.intoto.sigstore.json",
             Self::SummaryBundle => ".vsa.intoto.sigstore.json",
+            Self::ModelSignature => ".model.sig",
         }
     }
 
@@ -152,7 +157,8 @@ impl SidecarKind {
             | Self::ChecksumSignatureBundle
             | Self::CycloneDxStatementBundle
             | Self::SpdxStatementBundle
-            | Self::SummaryBundle => "application/vnd.dev.sigstore.bundle.v0.3+json",
+            | Self::SummaryBundle
+            | Self::ModelSignature => "application/vnd.dev.sigstore.bundle.v0.3+json",
         }
     }
 
@@ -169,7 +175,8 @@ impl SidecarKind {
             | Self::ChecksumSignatureBundle
             | Self::CycloneDxStatementBundle
             | Self::SpdxStatementBundle
-            | Self::SummaryBundle => true,
+            | Self::SummaryBundle
+            | Self::ModelSignature => true,
             // An SBOM document is trusted through its signed statement,
             // whose predicate it must equal.
             Self::Checksum | Self::KeyWrap | Self::CycloneDx | Self::Spdx => false,
@@ -189,7 +196,8 @@ impl SidecarKind {
             | Self::StatementBundle
             | Self::ChecksumSignatureBundle
             | Self::CycloneDxStatementBundle
-            | Self::SpdxStatementBundle => OnPromotion::Carried,
+            | Self::SpdxStatementBundle
+            | Self::ModelSignature => OnPromotion::Carried,
             Self::Summary | Self::SummaryBundle => OnPromotion::Made,
         }
     }
@@ -211,7 +219,8 @@ impl SidecarKind {
             | Self::Spdx
             | Self::CycloneDxStatement
             | Self::SpdxStatement
-            | Self::Summary => None,
+            | Self::Summary
+            | Self::ModelSignature => None,
         }
     }
 
@@ -247,7 +256,8 @@ impl SidecarKind {
             | Self::Summary
             | Self::StatementBundle
             | Self::ChecksumSignatureBundle
-            | Self::SummaryBundle => None,
+            | Self::SummaryBundle
+            | Self::ModelSignature => None,
         }
     }
 
@@ -307,7 +317,12 @@ mod tests {
                     assert_eq!(kind.content_type(), crate::attest::bundle::MEDIA_TYPE);
                 }
                 (None, Some(_)) => assert!(kind.signed(), "{kind:?}"),
-                (None, None) => assert!(!kind.signed(), "{kind:?}"),
+                // The model signature is a bundle of its own, no bare form.
+                (None, None) => assert_eq!(
+                    kind.signed(),
+                    kind == SidecarKind::ModelSignature,
+                    "{kind:?}"
+                ),
                 (Some(_), Some(_)) => panic!("{kind:?} is a bundle of a bundle"),
             }
         }

@@ -8,6 +8,7 @@
 use super::bundle;
 use super::dsse::Envelope;
 use super::keys::SigningKey;
+use super::model_signature;
 use super::registry::{SbomFormat, SidecarKind};
 use super::sbom_statement;
 use super::statement::{self, PublishFacts};
@@ -118,6 +119,10 @@ pub fn sidecars(
             | SidecarKind::SpdxStatementBundle => {
                 signer.and_then(|signer| bundle_of(kind, &files, signer.keyid()))
             }
+            // A model, not an image: signed as model_signing does.
+            SidecarKind::ModelSignature => signer.filter(|_| facts.image.is_none()).map(|key| {
+                model_signature::for_model(sealed.input_name, &sealed.input_sha256, key)
+            }),
             // Only a promotion vouches for an object with a summary.
             SidecarKind::Summary | SidecarKind::SummaryBundle => None,
         };
@@ -157,9 +162,12 @@ mod tests {
                 ".intoto.json",
                 ".sha256.sig",
                 ".intoto.sigstore.json",
-                ".sha256.sigstore.json"
+                ".sha256.sigstore.json",
+                ".model.sig"
             ]
         );
+        // Not a bound image: the input is signed as a model, by its digest.
+        model_signature::check(&files[5].bytes, &key, &[0xbb; 32]).unwrap();
         // The bundles hold exactly the bare files' signatures.
         let bundled = bundle::envelope_of(&files[3].bytes).unwrap();
         assert_eq!(bundled, files[1].bytes);
@@ -239,6 +247,6 @@ mod tests {
             let bundled = file(format.statement().bundle().unwrap());
             assert_eq!(&bundle::envelope_of(bundled).unwrap(), statement);
         }
-        assert_eq!(files.len(), 5 + 3 * SbomFormat::ALL.len());
+        assert_eq!(files.len(), 6 + 3 * SbomFormat::ALL.len());
     }
 }

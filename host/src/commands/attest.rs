@@ -186,9 +186,8 @@ impl Beside<'_> {
             | SidecarKind::CycloneDxStatement
             | SidecarKind::SpdxStatement
             | SidecarKind::CycloneDxStatementBundle
-            | SidecarKind::SpdxStatementBundle => {
-                read_if_present(&self.location(kind)?, kind, tokio)
-            }
+            | SidecarKind::SpdxStatementBundle
+            | SidecarKind::ModelSignature => read_if_present(&self.location(kind)?, kind, tokio),
             // Rewritten from the provenance's facts, or only for promotion.
             SidecarKind::Checksum | SidecarKind::KeyWrap | SidecarKind::StatementBundle => Ok(None),
         }

@@ -416,6 +416,7 @@ fn carried_sidecars(
         | SidecarKind::ChecksumSignatureBundle
         | SidecarKind::CycloneDxStatementBundle
         | SidecarKind::SpdxStatementBundle => verdict.bundle(kind),
+        SidecarKind::ModelSignature => verdict.model_signature.clone(),
         SidecarKind::Checksum | SidecarKind::Summary | SidecarKind::SummaryBundle => None,
     };
     beside_the_copy(
