@@ -19,7 +19,9 @@
 //!    false witness;
 //! 6. each SBOM beside the object comes as its document and its statement,
 //!    signed and about this object, whose predicate the document is; with
-//!    `require_sbom`, both formats must be there.
+//!    `require_sbom`, both formats must be there;
+//! 7. a `.model.sig` present is signed under the trusted key and signs the
+//!    input the provenance names (the model that was sealed).
 //!
 //! Every signed file is read in either form: bare (the DSSE envelope, the
 //! `.sig`) or as its Sigstore bundle (`.sigstore.json`); where both are

@@ -2,7 +2,8 @@
 //! `{object_key}.intoto.json` and, with a signing key,
 //! `{object_key}.sha256.sig`; with a promotion key, `{object_key}.keywrap`;
 //! with an SBOM, `.cdx.json`, `.spdx.json` and their statements; with a
-//! signing key, each signature also as a Sigstore bundle.
+//! signing key, each signature also as a Sigstore bundle and, for a model
+//! (an input that is not a bound image), its OpenSSF model signature.
 //! Which kinds exist, and their suffixes, is `registry`'s.
 
 use super::bundle;
