@@ -25,8 +25,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import (Encoding, NoEncryption, PrivateFormat,
                                                           PublicFormat)
 
-from conftest import (ROOT, SBOM_SIDECARS, TOKEN, assert_no_secret, mixed_data, openssl_open,
-                      publish_args, sha256_hex)
+from conftest import (ROOT, SIGNED_SIDECARS, TOKEN, VSA_SIDECARS, assert_no_secret,
+                      mixed_data, openssl_open, publish_args, sha256_hex)
 from provenance import PAYLOAD_TYPE, STATEMENT_TYPE, openssl, pae
 from woodpecker import plugin_env
 
@@ -56,7 +56,7 @@ DEPLOY_CI = {
 VERIFIER = "https://ci.example.com#linux/amd64"
 VSA_TYPE = "https://slsa.dev/verification_summary/v1"
 WRAP_LABEL = "publish-artifact/key-wrap/v1:"
-COPIED_SIDECARS = (".sha256", ".intoto.json", ".sha256.sig", ".keywrap", *SBOM_SIDECARS)
+COPIED_SIDECARS = (*SIGNED_SIDECARS, ".keywrap")
 VSA = ".vsa.intoto.json"
 USAGE, INPUT, REGISTRATION, INTEGRITY, EXISTS, REFUSED = 2, 3, 5, 6, 8, 9
 
@@ -342,7 +342,7 @@ def test_the_receipts_say_what_was_promoted(garage, keys, dev, promoted):
                                         "published_as": key_of("dev")}
         assert receipt["vsa"] == target + VSA
         copied = {target + suffix for suffix in COPIED_SIDECARS}
-        assert copied <= set(receipt["sidecars"]) <= copied | {target + VSA}
+        assert copied <= set(receipt["sidecars"]) <= copied | {target + s for s in VSA_SIDECARS}
         assert receipt["registration_attempts"] == 1
 
 
@@ -352,7 +352,7 @@ def test_each_stage_has_the_sidecars_and_a_summary_that_checks_out(garage, keys,
     for stage in ("stage", "main"):
         target = key_of(stage)
         assert keys_under(garage, stage) == sorted(
-            [target, *(target + suffix for suffix in (*COPIED_SIDECARS, VSA))])
+            [target, *(target + suffix for suffix in (*COPIED_SIDECARS, *VSA_SIDECARS))])
         # The copied sidecars are dev's, unchanged: the statement still names the dev object.
         for suffix in COPIED_SIDECARS:
             assert garage.get(target + suffix) == garage.get(dev_key + suffix), suffix
@@ -444,6 +444,9 @@ def test_attest_verify_refuses_a_promoted_object_without_a_good_summary(cli, gar
                                                                         promoted, case):
     s3 = garage.boto3()
     vsa = key_of("stage") + VSA
+    # The summary's Sigstore bundle would vouch alone: it goes too (tests/test_sigstore_bundles.py
+    # refuses a bundle signed by another key).
+    s3.delete_object(Bucket=garage.bucket, Key=key_of("stage") + VSA_SIDECARS[1])
     if case == "deleted":
         s3.delete_object(Bucket=garage.bucket, Key=vsa)
     else:
@@ -495,7 +498,9 @@ def test_nothing_published_is_an_input_error(cli, garage, admin_api, envs):
 
 
 def test_no_statement_is_refused(cli, garage, admin_api, envs, dev):
-    garage.boto3().delete_object(Bucket=garage.bucket, Key=key_of("dev") + ".intoto.json")
+    # Neither form: the bare envelope alone is gone, its Sigstore bundle would do.
+    for suffix in (".intoto.json", ".intoto.sigstore.json"):
+        garage.boto3().delete_object(Bucket=garage.bucket, Key=key_of("dev") + suffix)
     run = promote(cli, envs.promote, "--to", "stage")
     assert_refused(run, REFUSED, [".intoto.json", "statement", "provenance"], garage, admin_api)
 
@@ -524,8 +529,10 @@ def test_the_statement_of_another_object_is_refused(cli, tmp_path, garage, admin
     other.write_bytes(mixed_data(300_000, seed=19))
     publish(cli, envs.publish, other, version=other_version)
     s3 = garage.boto3()
-    s3.put_object(Bucket=garage.bucket, Key=key_of("dev") + ".intoto.json",
-                  Body=garage.get(key_of("dev", other_version) + ".intoto.json"))
+    # Both forms of it: the envelope and its Sigstore bundle.
+    for suffix in (".intoto.json", ".intoto.sigstore.json"):
+        s3.put_object(Bucket=garage.bucket, Key=key_of("dev") + suffix,
+                      Body=garage.get(key_of("dev", other_version) + suffix))
     run = promote(cli, envs.promote, "--to", "stage")
     assert_refused(run, REFUSED, [key_of("dev", other_version), "subject"], garage, admin_api,
                    rows=2)
@@ -612,7 +619,8 @@ def test_main_only_takes_what_stage_validated(cli, garage, admin_api, envs, dev)
                    target="main")
     # A stage copy whose summary is gone does not get further either.
     assert promote(cli, envs.promote, "--to", "stage").returncode == 0
-    garage.boto3().delete_object(Bucket=garage.bucket, Key=key_of("stage") + VSA)
+    for suffix in VSA_SIDECARS:
+        garage.boto3().delete_object(Bucket=garage.bucket, Key=key_of("stage") + suffix)
     run = promote(cli, envs.promote, "--to", "main")
     assert_refused(run, REFUSED, ["verification summary", "vsa"], garage, admin_api, rows=2,
                    target="main")

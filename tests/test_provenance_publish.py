@@ -15,15 +15,15 @@ from securesystemslib.signer import SSlibKey
 from sigstore.dsse import Statement
 from sigstore.dsse._predicate import SLSAPredicateV1_0
 
-from conftest import (SBOM_SIDECARS, TOKEN, assert_no_secret, mixed_data, publish_args, published,
-                      sha256_hex)
+from conftest import (SIGNED_SIDECARS, TOKEN, assert_no_secret, mixed_data,
+                      publish_args, published, sha256_hex)
 from oci_image import docker_archive, make_image, rewrite_tar
 from provenance import (BUILD_TYPE, PAYLOAD_TYPE, PREDICATE_TYPE, STATEMENT_TYPE, key_commitment,
                         make_key, pae)
 
 VERSION = "7-0123456789ab"
 KEY = f"dev/loader-arm64-{VERSION}.enc"
-SIDECARS = sorted([".intoto.json", ".sha256", ".sha256.sig", *SBOM_SIDECARS])
+SIDECARS = sorted(SIGNED_SIDECARS)
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 CI = {
     "CI_REPO_URL": "https://git.example.com/acme/loader",

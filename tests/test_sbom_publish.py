@@ -188,7 +188,9 @@ def test_a_swapped_or_lone_document_is_refused(cli, tmp_path, garage, admin_api,
     swapped = cli(*verify, env=garage.s3_env())
     assert swapped.returncode == 9, swapped.output
     assert "not the one the statement signs" in swapped.stderr
-    s3.delete_object(Bucket=garage.bucket, Key=KEY + ".spdx.intoto.json")
+    # The statement in neither form (its Sigstore bundle would vouch alone).
+    for suffix in (".spdx.intoto.json", ".spdx.intoto.sigstore.json"):
+        s3.delete_object(Bucket=garage.bucket, Key=KEY + suffix)
     lone = cli(*verify, env=garage.s3_env())
     assert lone.returncode == 9, lone.output
     assert "nothing vouches for the SPDX SBOM" in lone.stderr

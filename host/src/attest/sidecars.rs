@@ -1,11 +1,15 @@
 //! The files a publish puts next to its object: `{object_key}.sha256`,
 //! `{object_key}.intoto.json` and, with a signing key,
 //! `{object_key}.sha256.sig`; with a promotion key, `{object_key}.keywrap`;
-//! with an SBOM, `.cdx.json`, `.spdx.json` and their statements.
+//! with an SBOM, `.cdx.json`, `.spdx.json` and their statements; with a
+//! signing key, each signature also as a Sigstore bundle and, for a model
+//! (an input that is not a bound image), its OpenSSF model signature.
 //! Which kinds exist, and their suffixes, is `registry`'s.
 
+use super::bundle;
 use super::dsse::Envelope;
 use super::keys::SigningKey;
+use super::model_signature;
 use super::registry::{SbomFormat, SidecarKind};
 use super::sbom_statement;
 use super::statement::{self, PublishFacts};
@@ -53,9 +57,28 @@ fn enveloped(statement: &impl serde::Serialize, signer: Option<&SigningKey>) -> 
     serde_json::to_vec_pretty(&Envelope::new(&payload, signer)).expect("plain data serializes")
 }
 
-/// The sidecar files of one publish, in upload order; `.sha256.sig` only
-/// when a signing key is given, `.keywrap` only with a promotion key, the
-/// SBOMs only when the publish made them.
+/// The Sigstore bundle of a signed file of `kind` among `files` (which
+/// holds what comes before the bundle in upload order): `None` when the
+/// file is not there or not signed.
+pub fn bundle_of(kind: SidecarKind, files: &[Sidecar], keyid: &str) -> Option<Vec<u8>> {
+    let file = |kind| files.iter().find(|file| file.kind == kind);
+    let bare = file(kind.bundled()?)?;
+    match bare.kind {
+        SidecarKind::ChecksumSignature => {
+            let checksum = file(SidecarKind::Checksum)?;
+            Some(bundle::of_blob_signature(
+                &checksum.bytes,
+                &bare.bytes,
+                keyid,
+            ))
+        }
+        _ => bundle::of_envelope(&bare.bytes),
+    }
+}
+
+/// The sidecar files of one publish, in upload order; `.sha256.sig` and
+/// the Sigstore bundles only when a signing key is given, `.keywrap` only
+/// with a promotion key, the SBOMs only when the publish made them.
 pub fn sidecars(
     facts: &PublishFacts<'_>,
     ci: &dyn Fn(&str) -> Option<String>,
@@ -76,30 +99,37 @@ pub fn sidecars(
             enveloped(&statement, signer)
         })
     };
-    SidecarKind::ALL
-        .into_iter()
-        .filter_map(|kind| {
-            let bytes = match kind {
-                SidecarKind::Checksum => Some(checksum.clone()),
-                SidecarKind::Statement => {
-                    Some(enveloped(&statement::for_publish(facts, ci), signer))
-                }
-                SidecarKind::ChecksumSignature => {
-                    signer.map(|signer| blob_signature(signer, &checksum))
-                }
-                SidecarKind::KeyWrap => facts
-                    .key_wrap
-                    .map(|wrapping| wrapping.wrap(sealed.data_key, &sealed.object_sha256)),
-                SidecarKind::CycloneDx => document(SbomFormat::CycloneDx),
-                SidecarKind::Spdx => document(SbomFormat::Spdx),
-                SidecarKind::CycloneDxStatement => sbom_statement(SbomFormat::CycloneDx),
-                SidecarKind::SpdxStatement => sbom_statement(SbomFormat::Spdx),
-                // Only a promotion vouches for an object with a summary.
-                SidecarKind::Summary => None,
-            };
-            bytes.map(|bytes| Sidecar::new(kind, bytes))
-        })
-        .collect()
+    let mut files: Vec<Sidecar> = Vec::new();
+    for kind in SidecarKind::ALL {
+        let bytes = match kind {
+            SidecarKind::Checksum => Some(checksum.clone()),
+            SidecarKind::Statement => Some(enveloped(&statement::for_publish(facts, ci), signer)),
+            SidecarKind::ChecksumSignature => {
+                signer.map(|signer| blob_signature(signer, &checksum))
+            }
+            SidecarKind::KeyWrap => facts
+                .key_wrap
+                .map(|wrapping| wrapping.wrap(sealed.data_key, &sealed.object_sha256)),
+            SidecarKind::CycloneDx => document(SbomFormat::CycloneDx),
+            SidecarKind::Spdx => document(SbomFormat::Spdx),
+            SidecarKind::CycloneDxStatement => sbom_statement(SbomFormat::CycloneDx),
+            SidecarKind::SpdxStatement => sbom_statement(SbomFormat::Spdx),
+            SidecarKind::StatementBundle
+            | SidecarKind::ChecksumSignatureBundle
+            | SidecarKind::CycloneDxStatementBundle
+            | SidecarKind::SpdxStatementBundle => {
+                signer.and_then(|signer| bundle_of(kind, &files, signer.keyid()))
+            }
+            // A model, not an image: signed as model_signing does.
+            SidecarKind::ModelSignature => signer.filter(|_| facts.image.is_none()).map(|key| {
+                model_signature::for_model(sealed.input_name, &sealed.input_sha256, key)
+            }),
+            // Only a promotion vouches for an object with a summary.
+            SidecarKind::Summary | SidecarKind::SummaryBundle => None,
+        };
+        files.extend(bytes.map(|bytes| Sidecar::new(kind, bytes)));
+    }
+    files
 }
 
 #[cfg(test)]
@@ -108,9 +138,14 @@ mod tests {
     use crate::attest::dsse::pae;
     use crate::attest::keys::VerifyingKey;
     use crate::attest::keys::tests::key_pair_pem;
+    use crate::attest::registry::OnPromotion;
     use crate::attest::statement::SbomDocuments;
     use crate::attest::statement::tests::with_facts;
     use crate::attest::verify::{Pins, Trust};
+
+    fn line_of(files: &[Sidecar]) -> &[u8] {
+        &files[0].bytes
+    }
 
     #[test]
     fn signed_sidecars_verify_and_unsigned_ones_have_no_signature() {
@@ -121,7 +156,24 @@ mod tests {
             sidecars(facts, lookup, Some(&signer))
         });
         let suffixes: Vec<_> = files.iter().map(|f| f.kind.suffix()).collect();
-        assert_eq!(suffixes, [".sha256", ".intoto.json", ".sha256.sig"]);
+        assert_eq!(
+            suffixes,
+            [
+                ".sha256",
+                ".intoto.json",
+                ".sha256.sig",
+                ".intoto.sigstore.json",
+                ".sha256.sigstore.json",
+                ".model.sig"
+            ]
+        );
+        // Not a bound image: the input is signed as a model, by its digest.
+        model_signature::check(&files[5].bytes, &key, &[0xbb; 32]).unwrap();
+        // The bundles hold exactly the bare files' signatures.
+        let bundled = bundle::envelope_of(&files[3].bytes).unwrap();
+        assert_eq!(bundled, files[1].bytes);
+        let signature = bundle::blob_signature_of(&files[4].bytes, line_of(&files)).unwrap();
+        assert_eq!(signature, files[2].bytes);
         let line = format!("{}  loader-arm64-7-0123456789ab.enc\n", "aa".repeat(32));
         assert_eq!(files[0].bytes, line.as_bytes());
         let signature = base64::engine::general_purpose::STANDARD
@@ -149,7 +201,7 @@ mod tests {
     }
 
     #[test]
-    fn a_publish_with_both_keys_writes_every_kind_but_the_summary() {
+    fn a_publish_with_both_keys_writes_every_kind_but_the_summarys() {
         let (private, _) = key_pair_pem();
         let signer = SigningKey::from_pem(private.as_bytes()).unwrap();
         let (_, rsa_public) = crate::attest::keywrap::tests::pair(aws_lc_rs::rsa::KeySize::Rsa3072);
@@ -162,7 +214,7 @@ mod tests {
         // Without SBOMs made, none of their kinds is written.
         let expected: Vec<_> = SidecarKind::ALL
             .into_iter()
-            .filter(|kind| *kind != SidecarKind::Summary && kind.sbom().is_none())
+            .filter(|kind| kind.on_promotion() != OnPromotion::Made && kind.sbom().is_none())
             .collect();
         assert_eq!(kinds, expected);
     }
@@ -193,7 +245,9 @@ mod tests {
             assert_eq!(document, sboms.document(format));
             let statement = file(format.statement());
             sbom_statement::check_sbom(format, statement, document, &trust, &[0xaa; 32]).unwrap();
+            let bundled = file(format.statement().bundle().unwrap());
+            assert_eq!(&bundle::envelope_of(bundled).unwrap(), statement);
         }
-        assert_eq!(files.len(), 3 + 2 * SbomFormat::ALL.len());
+        assert_eq!(files.len(), 6 + 3 * SbomFormat::ALL.len());
     }
 }
