@@ -120,6 +120,9 @@ def keys(tmp_path_factory):
         attestation=Pair.write(ec.generate_private_key(ec.SECP256R1()), folder, "attestation"),
         other_attestation=Pair.write(ec.generate_private_key(ec.SECP256R1()), folder,
                                      "other-attestation"),
+        # The promotion pipeline's own key, which signs the summaries, and its successor.
+        vsa=Pair.write(ec.generate_private_key(ec.SECP256R1()), folder, "vsa"),
+        next_vsa=Pair.write(ec.generate_private_key(ec.SECP256R1()), folder, "next-vsa"),
     )
 
 
@@ -168,7 +171,7 @@ def envs(publish_env, garage, keys):
                  "PROMOTION_PUBLIC_KEY": keys.promotion.public_pem},
         promote={**publish_env, **cdn, **DEPLOY_CI,
                  "ATTESTATION_PUBLIC_KEY_FILE": str(keys.attestation.public),
-                 "ATTESTATION_SIGNING_KEY": keys.attestation.private_pem,
+                 "PROMOTION_SIGNING_KEY": keys.vsa.private_pem,
                  "PROMOTION_PRIVATE_KEY": keys.promotion.private_pem},
     )
 
@@ -341,6 +344,10 @@ def test_the_receipts_say_what_was_promoted(garage, keys, dev, promoted):
                                         "signed_by": keys.attestation.spki_sha256,
                                         "published_as": key_of("dev")}
         assert receipt["vsa"] == target + VSA
+        # The summary written is signed by the promotion key; stage's, read on the way to
+        # main, was verified under it too.
+        assert receipt["vsa_signed_by"] == keys.vsa.spki_sha256
+        assert receipt["from_vsa_signed_by"] == (keys.vsa.spki_sha256 if source == "stage" else None)
         copied = {target + suffix for suffix in COPIED_SIDECARS}
         assert copied <= set(receipt["sidecars"]) <= copied | {target + s for s in VSA_SIDECARS}
         assert receipt["registration_attempts"] == 1
@@ -379,16 +386,16 @@ def test_each_stage_has_the_sidecars_and_a_summary_that_checks_out(garage, keys,
                   {"from": "stage", "to": "main", "pins": {}})
 
 
-POLICY_URI = "https://example.invalid/publish-artifact/policies/promotion/v1"
+POLICY_URI = "https://example.invalid/publish-artifact/policies/promotion/v2"
 # The policy's fields in the order their digest is taken over (docs/promotion.md).
 POLICY_FIELDS = ("from", "to", "stages", "require_summary_for", "require_sbom",
-                 "attestation_public_key_sha256", "pins")
+                 "attestation_public_keys_sha256", "summary_public_keys_sha256", "pins")
 
 
 def check_summary(raw: bytes, stage: str, row: dict, keys, inputs: list, policy: dict) -> None:
     """A SLSA Verification Summary v1 in a DSSE envelope, field by field
     (docs/promotion.md), its signature checked here."""
-    summary = verified_statement(raw, keys.attestation)
+    summary = verified_statement(raw, keys.vsa)
     assert summary["_type"] == STATEMENT_TYPE
     assert summary["predicateType"] == VSA_TYPE
     assert summary["subject"] == [{"name": key_of(stage), "digest": {"sha256": row["sha256"]}}]
@@ -409,7 +416,8 @@ def check_summary(raw: bytes, stage: str, row: dict, keys, inputs: list, policy:
     assert applied["annotations"] == {"require_sbom": False, **policy,
                                       "stages": ["dev", "stage", "main"],
                                       "require_summary_for": ["main"],
-                                      "attestation_public_key_sha256": keys.attestation.spki_sha256}
+                                      "attestation_public_keys_sha256": [keys.attestation.spki_sha256],
+                                      "summary_public_keys_sha256": [keys.vsa.spki_sha256]}
     assert set(applied["annotations"]) == set(POLICY_FIELDS)
     # Recomputable from the summary alone: compact JSON, keys sorted (jq -cS).
     canonical = json.dumps(applied["annotations"], separators=(",", ":"), sort_keys=True)
@@ -419,27 +427,40 @@ def check_summary(raw: bytes, stage: str, row: dict, keys, inputs: list, policy:
 def test_promote_prints_no_secret(garage, keys, dev, promoted):
     for run in promoted.runs.values():
         assert_no_secret(run.output, dev.row["encryption_key"], keys.promotion.secret_line,
-                         keys.attestation.secret_line, TOKEN, garage.secret_key)
+                         keys.attestation.secret_line, keys.vsa.secret_line, TOKEN,
+                         garage.secret_key)
 
 
 def test_attest_verify_accepts_a_promoted_object(cli, garage, keys, dev, promoted):
     for stage in ("stage", "main"):
         run = cli("attest", "verify", "--object-key", key_of(stage),
-                  "--public-key", keys.attestation.public, "--commit", COMMIT,
-                  env=garage.s3_env())
+                  "--public-key", keys.attestation.public, "--vsa-public-key", keys.vsa.public,
+                  "--commit", COMMIT, env=garage.s3_env())
         assert run.returncode == 0, run.output
         summary = json.loads(run.stdout)
         assert summary["promoted"]["vsa"].endswith(key_of(stage) + VSA)
+        assert summary["promoted"]["signed_by"] == keys.vsa.spki_sha256
         assert summary["promoted"]["published_as"] == key_of("dev")
         assert summary["promoted"]["verifier"] == VERIFIER
         assert summary["promoted"]["time_verified"]
     # And through the cdn_url, as a loader-side operator would.
     run = cli("attest", "verify", "--url", promoted.rows["main"]["cdn_url"],
-              "--public-key", keys.attestation.public)
+              "--public-key", keys.attestation.public, "--vsa-public-key", keys.vsa.public)
     assert run.returncode == 0, run.output
+    # Without the promotion key, a promoted object has nothing to vouch for it.
+    run = cli("attest", "verify", "--url", promoted.rows["main"]["cdn_url"],
+              "--public-key", keys.attestation.public)
+    assert run.returncode == REFUSED, run.output
+    assert "--vsa-public-key" in run.stderr, run.stderr
+    # One key trusted as both is a usage error: the two sets share no key.
+    run = cli("attest", "verify", "--url", promoted.rows["main"]["cdn_url"],
+              "--public-key", keys.attestation.public, "--vsa-public-key",
+              f"{keys.vsa.public},{keys.attestation.public}")
+    assert run.returncode == USAGE, run.output
+    assert keys.attestation.spki_sha256 in run.stderr, run.stderr
 
 
-@pytest.mark.parametrize("case", ["deleted", "signed by another key"])
+@pytest.mark.parametrize("case", ["deleted", "signed by another key", "signed by the provenance key"])
 def test_attest_verify_refuses_a_promoted_object_without_a_good_summary(cli, garage, keys, dev,
                                                                         promoted, case):
     s3 = garage.boto3()
@@ -447,15 +468,20 @@ def test_attest_verify_refuses_a_promoted_object_without_a_good_summary(cli, gar
     # The summary's Sigstore bundle would vouch alone: it goes too (tests/test_sigstore_bundles.py
     # refuses a bundle signed by another key).
     s3.delete_object(Bucket=garage.bucket, Key=key_of("stage") + VSA_SIDECARS[1])
-    if case == "deleted":
+    signer = {"signed by another key": keys.other_attestation,
+              "signed by the provenance key": keys.attestation}.get(case)
+    if signer is None:
         s3.delete_object(Bucket=garage.bucket, Key=vsa)
     else:
-        s3.put_object(Bucket=garage.bucket, Key=vsa,
-                      Body=resigned(garage.get(vsa), keys.other_attestation))
+        s3.put_object(Bucket=garage.bucket, Key=vsa, Body=resigned(garage.get(vsa), signer))
     run = cli("attest", "verify", "--object-key", key_of("stage"),
-              "--public-key", keys.attestation.public, env=garage.s3_env())
+              "--public-key", keys.attestation.public, "--vsa-public-key", keys.vsa.public,
+              env=garage.s3_env())
     assert run.returncode == REFUSED, run.output
     assert "vsa" in run.stderr.lower() or "verification summary" in run.stderr.lower(), run.stderr
+    if signer is keys.attestation:
+        assert "signed with the provenance key" in run.stderr, run.stderr
+        assert keys.attestation.spki_sha256 in run.stderr, run.stderr
 
 
 def test_the_target_is_immutable_unless_replaced(cli, garage, admin_api, envs, dev):
@@ -477,7 +503,7 @@ def test_the_target_is_immutable_unless_replaced(cli, garage, admin_api, envs, d
 def test_dry_run_checks_and_writes_nothing(cli, garage, admin_api, envs, dev):
     # Neither the admin API nor the signing key is needed to only check.
     env = {k: v for k, v in envs.promote.items()
-           if not k.startswith("ADMIN_API_") and k != "ATTESTATION_SIGNING_KEY"}
+           if not k.startswith("ADMIN_API_") and k != "PROMOTION_SIGNING_KEY"}
     run = promote(cli, env, "--to", "stage", "--dry-run")
     assert run.returncode == 0, run.output
     receipt = json.loads(run.stdout)
@@ -600,7 +626,7 @@ def test_require_sbom_takes_only_a_source_with_its_signed_sboms(cli, tmp_path, g
     s3.put_object(Bucket=garage.bucket, Key=cdx, Body=original)
     run = promote(cli, required, "--to", "stage")
     assert run.returncode == 0, run.output
-    summary = verified_statement(garage.get(key_of("stage") + VSA), keys.attestation)
+    summary = verified_statement(garage.get(key_of("stage") + VSA), keys.vsa)
     assert summary["predicate"]["policy"]["annotations"]["require_sbom"] is True
     # A version published with --sbom off is refused when SBOMs are required, and only then.
     src = tmp_path / "bare.tar"
@@ -634,7 +660,7 @@ def test_which_targets_need_a_summary_is_configurable(cli, garage, admin_api, en
     run = promote(cli, envs.promote, "--from", "dev", "--to", "main", "--require-vsa-for", "stage")
     assert run.returncode == 0, run.output
     assert garage.get(key_of("main")) == garage.get(key_of("dev"))
-    summary = verified_statement(garage.get(key_of("main") + VSA), keys.attestation)
+    summary = verified_statement(garage.get(key_of("main") + VSA), keys.vsa)
     # The statement and the two SBOM statements: no summary of stage.
     assert len(summary["predicate"]["inputAttestations"]) == 3
     assert summary["predicate"]["policy"]["annotations"]["require_summary_for"] == ["stage"]
@@ -654,7 +680,7 @@ def test_a_refused_registration_leaves_nothing_in_the_target(cli, garage, admin_
 
 
 @pytest.mark.parametrize("missing", ["PROMOTION_PRIVATE_KEY", "ATTESTATION_PUBLIC_KEY_FILE",
-                                     "ATTESTATION_SIGNING_KEY"])
+                                     "PROMOTION_SIGNING_KEY"])
 def test_a_missing_key_is_a_usage_error_before_anything_is_read(cli, envs, missing):
     # An S3 endpoint nobody listens on: a read would be exit 4, not 2.
     env = {k: v for k, v in envs.promote.items() if k != missing}
@@ -675,6 +701,94 @@ def test_a_bad_promotion_private_key_is_a_usage_error_and_not_printed(cli, envs,
         assert_no_secret(run.output, keys.promotion.secret_line, keys.attestation.secret_line)
 
 
+# --- the summary is signed by the promotion pipeline's own key -------------
+
+def test_the_old_single_key_setup_says_what_to_set(cli, envs, keys):
+    """Before, ATTESTATION_SIGNING_KEY signed the summaries too: that setup
+    stops before anything is read, naming the variable and the migration."""
+    env = {k: v for k, v in envs.promote.items() if k != "PROMOTION_SIGNING_KEY"}
+    env.update({"ATTESTATION_SIGNING_KEY": keys.attestation.private_pem,
+                "S3_ENDPOINT": "http://127.0.0.1:9"})
+    run = promote(cli, env, "--to", "stage")
+    assert run.returncode == USAGE, run.output
+    assert "set PROMOTION_SIGNING_KEY" in run.stderr, run.stderr
+    assert "no longer with ATTESTATION_SIGNING_KEY" in run.stderr, run.stderr
+    assert "docs/promotion.md" in run.stderr, run.stderr
+    assert_no_secret(run.output, keys.attestation.secret_line)
+
+
+@pytest.mark.parametrize("spelling", ["PROMOTION_SIGNING_KEY", "PROMOTION_SIGNING_KEY_FILE",
+                                      "PLUGIN_PROMOTION_SIGNING_KEY"])
+def test_promote_refuses_to_sign_with_the_provenance_key(cli, envs, keys, spelling):
+    env = {k: v for k, v in envs.promote.items() if k != "PROMOTION_SIGNING_KEY"}
+    env["S3_ENDPOINT"] = "http://127.0.0.1:9"  # a read would be exit 4, not 2
+    env[spelling] = (str(keys.attestation.private) if spelling.endswith("_FILE")
+                     else keys.attestation.private_pem)
+    run = promote(cli, env, "--to", "stage")
+    assert run.returncode == USAGE, run.output
+    assert "PROMOTION_SIGNING_KEY is a provenance key" in run.stderr, run.stderr
+    assert keys.attestation.spki_sha256 in run.stderr
+    assert_no_secret(run.output, keys.attestation.secret_line)
+
+
+def test_a_stage_summary_signed_with_the_provenance_key_goes_no_further(cli, garage, admin_api,
+                                                                       envs, keys, dev):
+    """What the build's key holder could forge: stage's summary re-signed
+    with the provenance key, its bundle gone. main refuses it by name."""
+    assert promote(cli, envs.promote, "--to", "stage").returncode == 0
+    s3, vsa = garage.boto3(), key_of("stage") + VSA
+    s3.delete_object(Bucket=garage.bucket, Key=key_of("stage") + VSA_SIDECARS[1])
+    s3.put_object(Bucket=garage.bucket, Key=vsa, Body=resigned(garage.get(vsa), keys.attestation))
+    run = promote(cli, envs.promote, "--to", "main")
+    assert_refused(run, REFUSED, ["signed with the provenance key"], garage, admin_api, rows=2,
+                   target="main")
+    # Another key, trusted for neither: no signature verifies.
+    s3.put_object(Bucket=garage.bucket, Key=vsa,
+                  Body=resigned(garage.get(vsa), keys.other_attestation))
+    run = promote(cli, envs.promote, "--to", "main")
+    assert_refused(run, REFUSED, ["no signature"], garage, admin_api, rows=2, target="main")
+
+
+def test_rotated_keys_are_trusted_side_by_side_and_the_receipt_names_the_signer(
+        cli, tmp_path, garage, admin_api, envs, keys, dev):
+    """Rotation: dev was signed by the old attestation key and stage's
+    summary by the old promotion key; main is promoted with the new
+    promotion key, both generations of each trusted. The receipts name the
+    old keys for what they signed and the new one for the new summary."""
+    assert promote(cli, envs.promote, "--to", "stage").returncode == 0
+    # New keys first in each ring: the order does not decide which verifies.
+    ring = tmp_path / "attestation-ring.pem"
+    ring.write_text(keys.other_attestation.public_pem + keys.attestation.public_pem)
+    env = {**envs.promote, "ATTESTATION_PUBLIC_KEY_FILE": str(ring),
+           "PROMOTION_SIGNING_KEY": keys.next_vsa.private_pem}
+    trusted = f"{keys.next_vsa.public},{keys.vsa.public}"
+    # Trusting only the new promotion key, stage's summary by the old one does not pass.
+    run = promote(cli, env, "--to", "main", "--vsa-public-key", keys.next_vsa.public)
+    assert_refused(run, REFUSED, ["no signature"], garage, admin_api, rows=2, target="main")
+    run = promote(cli, env, "--to", "main", "--vsa-public-key", trusted)
+    assert run.returncode == 0, run.output
+    receipt = json.loads(run.stdout)
+    assert receipt["statement"]["signed_by"] == keys.attestation.spki_sha256
+    assert receipt["from_vsa_signed_by"] == keys.vsa.spki_sha256
+    assert receipt["vsa_signed_by"] == keys.next_vsa.spki_sha256
+    summary = verified_statement(garage.get(key_of("main") + VSA), keys.next_vsa)
+    annotations = summary["predicate"]["policy"]["annotations"]
+    assert annotations["attestation_public_keys_sha256"] == [keys.other_attestation.spki_sha256,
+                                                             keys.attestation.spki_sha256]
+    assert annotations["summary_public_keys_sha256"] == [keys.next_vsa.spki_sha256,
+                                                         keys.vsa.spki_sha256]
+    # A verifier trusting both generations (repeated flags) accepts main, naming the new
+    # promotion key for its summary and the old attestation key for the provenance.
+    run = cli("attest", "verify", "--object-key", key_of("main"),
+              "--public-key", keys.other_attestation.public, "--public-key", keys.attestation.public,
+              "--vsa-public-key", keys.vsa.public, "--vsa-public-key", keys.next_vsa.public,
+              env=garage.s3_env())
+    assert run.returncode == 0, run.output
+    verdict = json.loads(run.stdout)
+    assert verdict["signed_by"] == keys.attestation.spki_sha256
+    assert verdict["promoted"]["signed_by"] == keys.next_vsa.spki_sha256
+
+
 # --- the Woodpecker step, run as Woodpecker would run it -------------------
 
 def test_the_promote_workflow_step_promotes(cli, garage, admin_api, publish_env, keys, dev):
@@ -686,7 +800,7 @@ def test_the_promote_workflow_step_promotes(cli, garage, admin_api, publish_env,
     secrets = {name.lower(): value for name, value in {
         **publish_env, "CDN_PUBLIC_BASE_URL": garage.cdn_base,
         "ATTESTATION_PUBLIC_KEY": keys.attestation.public_pem,
-        "ATTESTATION_SIGNING_KEY": keys.attestation.private_pem,
+        "PROMOTION_SIGNING_KEY": keys.vsa.private_pem,
         "PROMOTION_PRIVATE_KEY": keys.promotion.private_pem}.items()}
     for target in ("stage", "main"):
         variables = {**DEPLOY_CI, "CI_PIPELINE_DEPLOY_TARGET": target}

@@ -59,7 +59,8 @@ def outputs(cli, tmp_path, garage, admin_api, envs, keys, image):  # noqa: F811
     for stage in ("dev", "main"):
         made.append((pa.Attested, printed(cli(
             "attest", "verify", "--object-key", key_of(stage), "--public-key",
-            keys.attestation.public, "--commit", COMMIT, env=garage.s3_env()))))
+            keys.attestation.public, "--vsa-public-key", keys.vsa.public, "--commit", COMMIT,
+            env=garage.s3_env()))))
     made.append((pa.ImageVerified, printed(cli(
         "image", "verify", "--archive", image.archive, "--image-ref", image.ref(VERSION),
         "--image-manifest", image.manifest_file))))
@@ -88,7 +89,7 @@ def test_every_field_the_tool_prints_is_typed(outputs):
     assert problems == [], f"fields the dataclasses do not know: {sorted(set(problems))}"
 
 
-def test_the_runs_print_what_the_types_are_for(outputs):
+def test_the_runs_print_what_the_types_are_for(outputs, keys):  # noqa: F811
     """The variants above print the optional parts too, so they are checked."""
     by_class = {}
     for cls, data in outputs:
@@ -102,6 +103,8 @@ def test_the_runs_print_what_the_types_are_for(outputs):
     assert [Path(path).name for path in sealed.sboms] == ["model.enc.cdx.json", "model.enc.spdx.json"]
     dry, stage, main = by_class[pa.Promoted]
     assert dry.dry_run and not stage.dry_run and main.from_vsa and stage.vsa
+    assert main.from_vsa_signed_by == stage.vsa_signed_by == keys.vsa.spki_sha256
+    assert dry.vsa_signed_by is None
     assert stage.statement.published_as == key_of("dev")
     published, promoted = by_class[pa.Attested]
     assert published.promoted is None and promoted.promoted.published_as == key_of("dev")

@@ -53,6 +53,8 @@ def keys(tmp_path_factory):
     promotion_private.chmod(0o600)
     return SimpleNamespace(
         signing=make_key(folder, "signing"), other=make_key(folder, "other"),
+        # The promotion pipeline's own key: it signs the summary.
+        promoting=make_key(folder, "promoting"),
         promotion_private=promotion_private.read_text(),
         promotion_public=promotion.public_key().public_bytes(
             Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode())
@@ -72,10 +74,18 @@ def published(cli, tmp_path, garage, admin_api, publish_env, keys):
     assert run.returncode == 0, run.output
     promote = cli("promote", "--resource-name", "loader", "--architecture", "arm64",
                   "--version", VERSION, "--to", "stage", "--json",
-                  env={**env, "ATTESTATION_PUBLIC_KEY_FILE": str(keys.signing.public),
+                  env={**{k: v for k, v in env.items() if k != "ATTESTATION_SIGNING_KEY"},
+                       "ATTESTATION_PUBLIC_KEY_FILE": str(keys.signing.public),
+                       "PROMOTION_SIGNING_KEY": keys.promoting.private.read_text(),
                        "PROMOTION_PRIVATE_KEY": keys.promotion_private})
     assert promote.returncode == 0, promote.output
     return SimpleNamespace(publish=json.loads(run.stdout), promote=json.loads(promote.stdout))
+
+
+def signer_of(keys, suffix: str):
+    """Who signed the file a bundle holds: the promotion key the summary,
+    the attestation key everything else."""
+    return keys.promoting if suffix in VSA_BUNDLE else keys.signing
 
 
 def every_bundle():
@@ -134,14 +144,15 @@ def test_each_bundle_holds_exactly_the_signature_beside_it(garage, keys, publish
         content = "messageSignature" if suffix == MESSAGE_BUNDLE else "dsseEnvelope"
         assert set(bundle) == {"mediaType", "verificationMaterial", content}, suffix
         assert bundle["mediaType"] == MEDIA_TYPE
-        assert bundle["verificationMaterial"] == {"publicKey": {"hint": keys.signing.keyid},
+        signer = signer_of(keys, suffix)
+        assert bundle["verificationMaterial"] == {"publicKey": {"hint": signer.keyid},
                                                   "tlogEntries": []}
         bare = garage.get(key + bare_suffix)
         if content == "dsseEnvelope":
             envelope = bundle["dsseEnvelope"]
             assert envelope == json.loads(bare), suffix
             [signature] = envelope["signatures"]
-            assert signature["keyid"] == keys.signing.keyid
+            assert signature["keyid"] == signer.keyid
         else:
             signed = bundle["messageSignature"]
             assert set(signed) == {"messageDigest", "signature"}
@@ -156,13 +167,14 @@ def test_each_bundle_holds_exactly_the_signature_beside_it(garage, keys, publish
 
 
 def test_securesystemslib_verifies_the_dsse_inside_each_bundle(garage, keys, published):
-    public = SSlibKey.from_crypto(load_pem_public_key(keys.signing.public.read_bytes()),
-                                  keyid=keys.signing.keyid)
     for key, suffix, _ in every_bundle():
         if suffix == MESSAGE_BUNDLE:
             continue
+        signer = signer_of(keys, suffix)
+        public = SSlibKey.from_crypto(load_pem_public_key(signer.public.read_bytes()),
+                                      keyid=signer.keyid)
         envelope = json.loads(garage.get(key + suffix))["dsseEnvelope"]
-        assert keys.signing.keyid in Envelope.from_dict(dict(envelope)).verify([public], 1), suffix
+        assert signer.keyid in Envelope.from_dict(dict(envelope)).verify([public], 1), suffix
 
 
 def test_promotion_carries_the_bundles_and_makes_its_summarys(garage, published):
@@ -178,10 +190,11 @@ def test_promotion_carries_the_bundles_and_makes_its_summarys(garage, published)
 
 def test_sigstore_js_accepts_every_bundle(garage, keys, published, tmp_path):
     for key, suffix, _ in every_bundle():
-        run = sigstore_js(garage.get(key + suffix), keys.signing.public, tmp_path,
+        signer = signer_of(keys, suffix)
+        run = sigstore_js(garage.get(key + suffix), signer.public, tmp_path,
                           artifact_of(garage, key, suffix))
         verdict = accepted(run)
-        assert verdict["keyid"] == keys.signing.keyid
+        assert verdict["keyid"] == signer.keyid
         assert verdict["content"] == ("messageSignature" if suffix == MESSAGE_BUNDLE
                                       else "dsseEnvelope")
 
@@ -191,7 +204,7 @@ def test_sigstore_js_refuses_a_dsse_bundle_changed_or_under_another_key(
         garage, keys, published, tmp_path, suffix):
     key = STAGE
     bundle = json.loads(garage.get(key + suffix))
-    check = lambda changed, public=keys.signing.public: sigstore_js(
+    check = lambda changed, public=signer_of(keys, suffix).public: sigstore_js(
         json.dumps(changed).encode(), public, tmp_path)
     accepted(check(bundle))
     payload = json.loads(json.dumps(bundle))
@@ -234,7 +247,8 @@ def test_sigstore_js_refuses_a_message_bundle_changed_or_under_another_key(
 
 def verify(cli, garage, keys, key, *extra):
     return cli("attest", "verify", "--object-key", key, "--public-key", keys.signing.public,
-               "--require-sbom", *extra, env=garage.s3_env())
+               "--vsa-public-key", keys.promoting.public, "--require-sbom", *extra,
+               env=garage.s3_env())
 
 
 def test_attest_verify_accepts_the_bundles_alone(cli, garage, keys, published):

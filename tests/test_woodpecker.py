@@ -222,9 +222,9 @@ PROMOTE_FLAGS = {"resource_name", "architecture", "version", "from", "to", "stag
                  "json"}
 PROMOTE_VARIABLES = {"s3_endpoint", "s3_access_key", "s3_secret_key", "s3_bucket", "s3_region",
                      "admin_api_url", "admin_api_token", "admin_api_publish_path",
-                     "cdn_public_base_url", "attestation_public_key", "attestation_signing_key",
-                     "promotion_private_key"}
-PROMOTE_SECRETS = {"s3_access_key", "s3_secret_key", "admin_api_token", "attestation_signing_key",
+                     "cdn_public_base_url", "attestation_public_key", "promotion_signing_key",
+                     "vsa_public_key", "promotion_private_key"}
+PROMOTE_SECRETS = {"s3_access_key", "s3_secret_key", "admin_api_token", "promotion_signing_key",
                    "promotion_private_key"}
 
 
@@ -265,6 +265,8 @@ def test_promote_is_a_plugin_step_with_the_parents_version_and_secret_keys():
     assert set(settings) - secret - {"command"} <= PROMOTE_FLAGS
     assert secret <= PROMOTE_VARIABLES
     assert PROMOTE_SECRETS <= secret, "a key or credential written into the pipeline"
+    # The build's signing key is not the promotion's: the step never gets it.
+    assert "attestation_signing_key" not in settings
 
 
 def test_the_build_wraps_keys_for_promotion():

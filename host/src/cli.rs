@@ -211,6 +211,10 @@ pub struct PromoteArgs {
     pub require_sbom: bool,
     #[command(flatten)]
     pub pins: PinArgs,
+    /// The keys a --from copy's verification summary may be signed by [default: VSA_PUBLIC_KEY
+    /// or VSA_PUBLIC_KEY_FILE, else the public half of PROMOTION_SIGNING_KEY].
+    #[command(flatten)]
+    pub vsa_keys: VsaKeyArgs,
     /// Promote even if the version is already at --to, replacing it (restored on failure).
     #[arg(long, env = "PLUGIN_REPLACE", value_parser = clap::builder::FalseyValueParser::new())]
     pub replace: bool,
@@ -370,6 +374,16 @@ pub struct FetchArgs {
     /// Show progress even when stderr is not a terminal (plain lines every 5 s or 10%).
     #[arg(long)]
     pub progress: bool,
+    /// Before anything is written, check the object's provenance: signed by one of these
+    /// ECDSA P-256 public keys (PEM; repeatable, or a comma list) and naming --sha256.
+    #[arg(long, value_name = "PEM", value_delimiter = ',')]
+    pub public_key: Vec<PathBuf>,
+    #[command(flatten)]
+    pub vsa_keys: VsaKeyArgs,
+    /// With --public-key: also require the object's SBOMs (CycloneDX and SPDX, each with its
+    /// statement signed by one of those keys).
+    #[arg(long, requires = "public_key")]
+    pub require_sbom: bool,
 }
 
 #[derive(Debug, Args)]
@@ -421,9 +435,13 @@ pub struct AttestVerifyArgs {
     /// `.vsa.intoto.json`, looked for when the statement names another object key].
     #[arg(long, value_name = "PATH")]
     pub vsa: Option<PathBuf>,
-    /// The signer's ECDSA P-256 public key (PEM). Required unless --allow-unsigned.
-    #[arg(long, value_name = "PEM")]
-    pub public_key: Option<PathBuf>,
+    /// The provenance signer's ECDSA P-256 public key (PEM). Repeat it (or give a comma list,
+    /// or a PEM file of several keys) while a key is rotated: one of them must verify.
+    /// Required unless --allow-unsigned.
+    #[arg(long, value_name = "PEM", value_delimiter = ',')]
+    pub public_key: Vec<PathBuf>,
+    #[command(flatten)]
+    pub vsa_keys: VsaKeyArgs,
     /// Accept a statement without signatures (and, without --public-key, skip the signature check).
     #[arg(long)]
     pub allow_unsigned: bool,
@@ -436,6 +454,17 @@ pub struct AttestVerifyArgs {
     /// statement); without it, those present are checked.
     #[arg(long)]
     pub require_sbom: bool,
+}
+
+/// The keys a promoted object's verification summary may be signed by, for
+/// `attest verify`, `fetch` and `promote`.
+#[derive(Debug, Args)]
+pub struct VsaKeyArgs {
+    /// The promotion pipeline's ECDSA P-256 public key (PEM), which signs verification
+    /// summaries; never the provenance key. Repeatable (or a comma list) while a key is
+    /// rotated. Needed for a promoted object (stage, main).
+    #[arg(long, value_name = "PEM", value_delimiter = ',')]
+    pub vsa_public_key: Vec<PathBuf>,
 }
 
 /// Values the provenance must hold exactly, for `attest verify` and `promote`

@@ -28,7 +28,7 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::{RngSeed, TestCaseError};
-use publish_artifact::cli::{FetchArgs, FetchSource, KeySource, OpenArgs, VerifyArgs};
+use publish_artifact::cli::{FetchArgs, FetchSource, KeySource, OpenArgs, VerifyArgs, VsaKeyArgs};
 use publish_artifact::commands::{fetch, open, verify};
 use publish_artifact::failure::{Class, Failure};
 use sha2::{Digest, Sha256};
@@ -312,6 +312,11 @@ impl Workspace {
                     key: self.key_source(),
                     out: out.clone(),
                     progress: false,
+                    public_key: Vec::new(),
+                    vsa_keys: VsaKeyArgs {
+                        vsa_public_key: Vec::new(),
+                    },
+                    require_sbom: false,
                 })
             }
         };

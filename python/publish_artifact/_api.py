@@ -154,6 +154,7 @@ class Opened(_FromJson):
     size_bytes: int
     seconds: float
     plaintext: Optional[str] = None  # where open or fetch wrote it; None for verify
+    signed_by: Optional[str] = None  # fetch with public_key: keyid of the provenance's signer
     extra: Mapping[str, Any] = _extra_field()
 
 
@@ -182,7 +183,9 @@ class Promoted(_FromJson):
     replaced: bool
     statement: PromotedStatement
     from_vsa: Optional[str]  # the summary the source carried (a promoted source)
+    from_vsa_signed_by: Optional[str]  # keyid of the promotion key that signed it
     vsa: Optional[str]  # the summary written beside the copy
+    vsa_signed_by: Optional[str]  # keyid of PROMOTION_SIGNING_KEY (None on a dry run)
     sidecars: List[str]
     registration_attempts: int
     seconds: float
@@ -194,6 +197,7 @@ class AttestedPromotion(_FromJson):
     """How a promoted object was accepted: by its verification summary."""
 
     vsa: str
+    signed_by: Optional[str]  # keyid of the promotion key that verified the summary
     published_as: str  # the object key the provenance names
     verifier: str
     time_verified: str
@@ -288,20 +292,26 @@ def seal(path: PathLike, *, out: PathLike, key_out: PathLike, level: Optional[in
 
 def fetch(*, sha256: str, out: PathLike, url: Optional[str] = None,
           object_key: Optional[str] = None, key: Optional[str] = None,
-          key_file: Optional[PathLike] = None,
+          key_file: Optional[PathLike] = None, public_key: Optional[PathLike] = None,
+          vsa_public_key: Optional[PathLike] = None, require_sbom: bool = False,
           env: Optional[Mapping[str, str]] = None) -> Opened:
     """Downloads a published object (from `url`, or `object_key` in the S3
     bucket of the environment), checks it and writes the plaintext to `out`.
 
     The key is `key` (64 hex digits, passed to the tool in its environment,
     never in argv) or the file `key_file`; without either, the tool reads
-    PUBLISH_ARTIFACT_KEY from `env`.
+    PUBLISH_ARTIFACT_KEY from `env`. With `public_key` (a PEM file), the
+    object's provenance must be signed by it and attest `sha256` before
+    anything is written (else AttestationError); a promoted object's summary
+    by `vsa_public_key`; with `require_sbom`, its SBOMs must be signed too.
     """
     if (url is None) == (object_key is None):
         raise ValueError("give url or object_key, exactly one")
     secrets = _key_secret(key, key_file)
     arguments = ["fetch", *_flags(url=url, object_key=object_key, sha256=sha256,
-                                  key_file=key_file, out=out)]
+                                  key_file=key_file, out=out, public_key=public_key,
+                                  vsa_public_key=vsa_public_key),
+                 *(["--require-sbom"] if require_sbom else [])]
     return Opened.from_json(run_json(arguments, env, secrets))
 
 

@@ -1,11 +1,18 @@
-//! The signing key (ECDSA P-256, PKCS#8 PEM) and the public key that checks
-//! its signatures (SubjectPublicKeyInfo PEM).
+//! The signing keys (ECDSA P-256, PKCS#8 PEM) and the public keys that check
+//! their signatures (SubjectPublicKeyInfo PEM).
 //!
-//! The private key is read once, from `ATTESTATION_SIGNING_KEY` (the PEM
-//! itself) or `ATTESTATION_SIGNING_KEY_FILE` (a path), checked before any
-//! byte is read or sent, held by aws-lc (which wipes it when freed) and
-//! never printed: every copy of the PEM text and of its DER is zeroized, and
-//! no message quotes them.
+//! Two private keys sign, each read once from its pair of variables (the
+//! PEM itself, or `_FILE` with a path): `ATTESTATION_SIGNING_KEY` signs what
+//! a publish states (the provenance, the SBOM statements, the checksum's and
+//! the model's signatures); `PROMOTION_SIGNING_KEY` signs the verification
+//! summaries a promotion writes, so that the build's key cannot vouch for its
+//! own promotion. Each is checked before any byte is read or sent, held by
+//! aws-lc (which wipes it when freed) and never printed: every copy of the
+//! PEM text and of its DER is zeroized, and no message quotes them.
+//!
+//! A verifier trusts a ring of public keys, not one: while a key is rotated
+//! both the old and the new one are trusted, and the keyid of the one that
+//! verified says which signed.
 
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
@@ -23,9 +30,17 @@ use zeroize::Zeroizing;
 pub const KEY_VAR: &str = "ATTESTATION_SIGNING_KEY";
 /// The variable holding the path of a PEM file with the signing key.
 pub const KEY_FILE_VAR: &str = "ATTESTATION_SIGNING_KEY_FILE";
-/// The public key that must have signed what is promoted: PEM, or a path.
+/// The public keys, any of which must have signed the provenance of what is
+/// promoted: PEM (one or more keys), or a path.
 pub const PUBLIC_KEY_VAR: &str = "ATTESTATION_PUBLIC_KEY";
 pub const PUBLIC_KEY_FILE_VAR: &str = "ATTESTATION_PUBLIC_KEY_FILE";
+/// The promotion pipeline's own key, which signs verification summaries.
+pub const PROMOTION_KEY_VAR: &str = "PROMOTION_SIGNING_KEY";
+pub const PROMOTION_KEY_FILE_VAR: &str = "PROMOTION_SIGNING_KEY_FILE";
+/// The public keys, any of which must have signed a verification summary
+/// (`promote` also takes them as `--vsa-public-key`).
+pub const SUMMARY_PUBLIC_KEY_VAR: &str = "VSA_PUBLIC_KEY";
+pub const SUMMARY_PUBLIC_KEY_FILE_VAR: &str = "VSA_PUBLIC_KEY_FILE";
 
 /// The DSSE `keyid` of a public key: hex SHA-256 of its SubjectPublicKeyInfo
 /// DER, so that anyone holding the public key computes the same id.
@@ -79,9 +94,24 @@ impl SigningKey {
     pub fn from_environment(
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Option<Self>, String> {
-        EnvironmentPem::read(&lookup, KEY_VAR, KEY_FILE_VAR, Secrecy::Private)?
+        Self::from_variables(&lookup, KEY_VAR, KEY_FILE_VAR)
+    }
+
+    /// The key in `var` (PEM text) or `file_var` (a path), never both.
+    pub fn from_variables(
+        lookup: &impl Fn(&str) -> Option<String>,
+        var: &str,
+        file_var: &str,
+    ) -> Result<Option<Self>, String> {
+        EnvironmentPem::read(lookup, var, file_var, Secrecy::Private)?
             .map(|pem| pem.parse(Self::from_pem))
             .transpose()
+    }
+
+    /// The public half, to verify with.
+    pub fn verifying_key(&self) -> VerifyingKey {
+        VerifyingKey::from_der(&self.public_der)
+            .expect("the public half of a checked P-256 key parses")
     }
 
     pub fn keyid(&self) -> &str {
@@ -173,39 +203,75 @@ fn not_pkcs8_hint(pem: &[u8]) -> String {
 
 /// A public key that checks signatures: ECDSA P-256, PEM SubjectPublicKeyInfo
 /// (`-----BEGIN PUBLIC KEY-----`, what `openssl pkey -pubout` writes).
+#[derive(Clone)]
 pub struct VerifyingKey {
     key: ParsedPublicKey,
     keyid: String,
+}
+
+impl fmt::Debug for VerifyingKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "VerifyingKey(keyid {})", self.keyid)
+    }
 }
 
 impl VerifyingKey {
     pub fn from_pem(pem: &[u8]) -> Result<Self, String> {
         let der = SubjectPublicKeyInfoDer::from_pem_slice(pem)
             .map_err(|_| "holds no PEM public key (-----BEGIN PUBLIC KEY-----)".to_string())?;
-        let key = ParsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, der.as_ref())
+        Self::from_der(der.as_ref())
+    }
+
+    /// SubjectPublicKeyInfo DER.
+    pub fn from_der(der: &[u8]) -> Result<Self, String> {
+        let key = ParsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, der)
             .map_err(|rejected| format!("is not an ECDSA P-256 public key ({rejected})"))?;
         Ok(Self {
-            keyid: keyid(der.as_ref()),
+            keyid: keyid(der),
             key,
         })
     }
 
-    /// The public key of `ATTESTATION_PUBLIC_KEY` or
+    /// Every public key in a PEM text (a key ring: several
+    /// `-----BEGIN PUBLIC KEY-----` blocks, one after the other), each once.
+    pub fn ring_from_pem(pem: &[u8]) -> Result<Vec<Self>, String> {
+        let mut ring: Vec<Self> = Vec::new();
+        for (at, der) in SubjectPublicKeyInfoDer::pem_slice_iter(pem).enumerate() {
+            let der = der.map_err(|_| format!("has a PEM block {} that does not parse", at + 1))?;
+            let key = Self::from_der(der.as_ref())
+                .map_err(|why| format!("has a key {} that {why}", at + 1))?;
+            if ring.iter().all(|known| known.keyid != key.keyid) {
+                ring.push(key);
+            }
+        }
+        match ring.is_empty() {
+            true => Err("holds no PEM public key (-----BEGIN PUBLIC KEY-----)".to_string()),
+            false => Ok(ring),
+        }
+    }
+
+    /// The public keys of `ATTESTATION_PUBLIC_KEY` or
     /// `ATTESTATION_PUBLIC_KEY_FILE` (also as `PLUGIN_*`); required.
-    pub fn from_environment(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        EnvironmentPem::read(
-            &lookup,
-            PUBLIC_KEY_VAR,
-            PUBLIC_KEY_FILE_VAR,
-            Secrecy::Public,
-        )?
-        .ok_or_else(|| {
+    pub fn ring_from_environment(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Vec<Self>, String> {
+        Self::ring_from_variables(&lookup, PUBLIC_KEY_VAR, PUBLIC_KEY_FILE_VAR)?.ok_or_else(|| {
             format!(
                 "set {PUBLIC_KEY_VAR} (or {PUBLIC_KEY_FILE_VAR}): the public key that signed \
-                     the provenance"
+                 the provenance (several, one after the other, while a key is rotated)"
             )
-        })?
-        .parse(Self::from_pem)
+        })
+    }
+
+    /// The ring in `var` (PEM text) or `file_var` (a path), if either is set.
+    pub fn ring_from_variables(
+        lookup: &impl Fn(&str) -> Option<String>,
+        var: &str,
+        file_var: &str,
+    ) -> Result<Option<Vec<Self>>, String> {
+        EnvironmentPem::read(lookup, var, file_var, Secrecy::Public)?
+            .map(|pem| pem.parse(Self::ring_from_pem))
+            .transpose()
     }
 
     pub fn keyid(&self) -> &str {
@@ -275,6 +341,21 @@ AAAAAAAAAAAAAAAAAAAAAAAAAAChRANCAAQAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
                 .unwrap()
                 .verifies(b"message", &signature)
         );
+    }
+
+    #[test]
+    fn a_ring_is_every_key_of_a_pem_once() {
+        let (private, old) = key_pair_pem();
+        let (_, new) = key_pair_pem();
+        let ring = VerifyingKey::ring_from_pem(format!("{old}{new}{old}").as_bytes()).unwrap();
+        assert_eq!(ring.len(), 2);
+        let signer = SigningKey::from_pem(private.as_bytes()).unwrap();
+        assert_eq!(ring[0].keyid(), signer.keyid());
+        assert_eq!(signer.verifying_key().keyid(), signer.keyid());
+        let none = VerifyingKey::ring_from_pem(b"no key here").unwrap_err();
+        assert!(none.contains("no PEM public key"), "{none}");
+        let private_only = VerifyingKey::ring_from_pem(private.as_bytes()).unwrap_err();
+        assert!(private_only.contains("no PEM public key"), "{private_only}");
     }
 
     #[test]

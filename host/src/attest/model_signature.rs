@@ -17,6 +17,7 @@ use super::Refusal;
 use super::bundle;
 use super::dsse::Envelope;
 use super::keys::{SigningKey, VerifyingKey};
+use super::verify::keyids;
 use base64::Engine;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -68,15 +69,15 @@ pub fn for_model(file_name: &str, sha256: &[u8; 32], signer: &SigningKey) -> Vec
     bundle::of_envelope_hinted(&envelope, &key_hint(signer.public_key_der()))
 }
 
-/// Checks a `.model.sig`: signed under `key`, of model_signing's predicate,
-/// about one file whose SHA-256 is `model_sha256`.
-pub fn check(bytes: &[u8], key: &VerifyingKey, model_sha256: &[u8; 32]) -> Result<(), Refusal> {
+/// Checks a `.model.sig`: signed under one of `keys`, of model_signing's
+/// predicate, about one file whose SHA-256 is `model_sha256`.
+pub fn check(bytes: &[u8], keys: &[VerifyingKey], model_sha256: &[u8; 32]) -> Result<(), Refusal> {
     let envelope = Envelope::parse(&bundle::envelope_of(bytes)?)?;
     let payload = envelope.payload()?;
-    if !envelope.signed_by(key, &payload) {
+    if !keys.iter().any(|key| envelope.signed_by(key, &payload)) {
         return Err(Refusal::new(format!(
-            "no signature on it verifies under the public key (keyid {})",
-            key.keyid()
+            "no signature on it verifies under the trusted public key ({})",
+            keyids(keys)
         )));
     }
     let statement: Value = serde_json::from_slice(&payload)
@@ -122,7 +123,7 @@ mod tests {
         let signer = SigningKey::from_pem(private.as_bytes()).unwrap();
         let key = VerifyingKey::from_pem(public.as_bytes()).unwrap();
         let signed = for_model("models/m.safetensors", &[7; 32], &signer);
-        check(&signed, &key, &[7; 32]).unwrap();
+        check(&signed, std::slice::from_ref(&key), &[7; 32]).unwrap();
         let parsed: Value = serde_json::from_slice(&signed).unwrap();
         let hint = &parsed["verificationMaterial"]["publicKey"]["hint"];
         assert_eq!(hint, &key_hint(signer.public_key_der()));
@@ -133,10 +134,10 @@ mod tests {
         assert_eq!(statement["subject"][0]["name"], "m.safetensors");
         let root = hex::encode(Sha256::digest([7u8; 32]));
         assert_eq!(statement["subject"][0]["digest"]["sha256"], root.as_str());
-        let other = check(&signed, &key, &[8; 32]).unwrap_err();
+        let other = check(&signed, &[key], &[8; 32]).unwrap_err();
         assert!(other.to_string().contains("one model file"), "{other}");
         let (_, stranger) = key_pair_pem();
         let stranger = VerifyingKey::from_pem(stranger.as_bytes()).unwrap();
-        assert!(check(&signed, &stranger, &[7; 32]).is_err());
+        assert!(check(&signed, &[stranger], &[7; 32]).is_err());
     }
 }

@@ -5,14 +5,17 @@
 //! The caller says where the object sits and hands a way to read the files
 //! beside it; the policy reads what it needs, in this order, and refuses at
 //! the first thing wrong:
-//! 1. the provenance (`.intoto.json`): signed under the trusted key, of our
-//!    types, matching the pins;
+//! 1. the provenance (`.intoto.json`): signed under one of the trusted
+//!    provenance keys, of our types, matching the pins;
 //! 2. the provenance is about this version (its key's file name), and the
 //!    object is the attested one: its SHA-256 when the caller hashed it,
 //!    otherwise its size;
 //! 3. the provenance names this object, or, when the object sits under
 //!    another stage's key, a verification summary (`.vsa.intoto.json`)
-//!    decided on this provenance vouches for it there;
+//!    decided on this provenance vouches for it there, signed under one of
+//!    the trusted summary keys: a summary that only a provenance key signed
+//!    is refused by name, since the build's key must not vouch for its own
+//!    promotion;
 //! 4. with the promotion key: the data key unwraps from `.keywrap` and is
 //!    the one the provenance commits to;
 //! 5. a `.sha256.sig` present verifies: it would otherwise be carried as a
@@ -22,6 +25,13 @@
 //!    `require_sbom`, both formats must be there;
 //! 7. a `.model.sig` present is signed under the trusted key and signs the
 //!    input the provenance names (the model that was sealed).
+//!
+//! Which keys are trusted is decided here too (`verifier_trust`,
+//! `promotion_trust`): the provenance keys and the summary keys are two
+//! rings that share no key, and the key a promotion signs its summary with
+//! is none of the provenance keys. A ring holds more than one key while a
+//! key is rotated; a statement passes when one of them verifies it, and the
+//! verdict names that one.
 //!
 //! Every signed file is read in either form: bare (the DSSE envelope, the
 //! `.sig`) or as its Sigstore bundle (`.sigstore.json`); where both are
@@ -34,17 +44,73 @@
 use super::Refusal;
 use super::bundle;
 use super::dsse::Envelope;
+use super::keys::{SigningKey, VerifyingKey};
 use super::keywrap::UnwrappingKey;
 use super::model_signature;
 use super::registry::{SbomFormat, SidecarKind};
 use super::sbom_statement::check_sbom;
 use super::sidecars::sha256_line;
 use super::statement::{Statement, key_commitment};
-use super::verify::{AttestedObject, Signed, Trust, attested_object, check_envelope, check_object};
+use super::verify::{
+    AttestedObject, Pins, Signed, Trust, attested_object, check_envelope, check_object, keyids,
+};
 use super::vsa::{Expected, Summary, check_summary};
 use crate::secrets::Key;
 use base64::Engine;
 use sha2::{Digest, Sha256};
+
+/// The trust of a verifier (`attest verify`, `fetch`): the provenance ring
+/// and the summary ring, which must share no key.
+pub fn verifier_trust(
+    keys: Vec<VerifyingKey>,
+    summary_keys: Vec<VerifyingKey>,
+    allow_unsigned: bool,
+    pins: Pins,
+) -> Result<Trust, String> {
+    if let Some(shared) = keys
+        .iter()
+        .find(|key| summary_keys.iter().any(|s| s.keyid() == key.keyid()))
+    {
+        return Err(format!(
+            "the key with keyid {} is given both as a provenance key and as a verification \
+             summary key: a summary must be signed by the promotion pipeline's own key, so \
+             the two sets share no key (docs/promotion.md)",
+            shared.keyid()
+        ));
+    }
+    Ok(Trust {
+        keys,
+        summary_keys,
+        allow_unsigned,
+        pins,
+    })
+}
+
+/// The trust of a promotion that signs its summary with `signer`
+/// (`PROMOTION_SIGNING_KEY`; none on a dry run). The signer must be none of
+/// the provenance keys, or the build's key would vouch for its own
+/// promotion. Without summary keys given, the ones trusted are the
+/// signer's own: the pipeline trusts what it signed itself.
+pub fn promotion_trust(
+    keys: Vec<VerifyingKey>,
+    summary_keys: Option<Vec<VerifyingKey>>,
+    signer: Option<&SigningKey>,
+    pins: Pins,
+) -> Result<Trust, String> {
+    if let Some(signer) = signer
+        && keys.iter().any(|key| key.keyid() == signer.keyid())
+    {
+        return Err(format!(
+            "PROMOTION_SIGNING_KEY is a provenance key (keyid {}, in ATTESTATION_PUBLIC_KEY): \
+             the verification summary must be signed by the promotion pipeline's own key, \
+             never the build's; make a new key for promotion (docs/promotion.md)",
+            signer.keyid()
+        ));
+    }
+    let own = signer.map(|signer| vec![signer.verifying_key()]);
+    let summary_keys = summary_keys.or(own).unwrap_or_default();
+    verifier_trust(keys, summary_keys, false, pins)
+}
 
 /// Where the object under check sits.
 #[derive(Debug, Clone, Copy)]
@@ -142,8 +208,8 @@ pub struct Verdict {
     pub statement_bytes: Vec<u8>,
     pub signed: Signed,
     pub attested: AttestedObject,
-    /// The summary that vouched for a promoted object, and its bytes.
-    pub summary: Option<(Summary, Vec<u8>)>,
+    /// The summary that vouched for a promoted object.
+    pub summary: Option<Vouched>,
     /// The data key and its wrap, with the promotion key.
     pub key: Option<(Key, Vec<u8>)>,
     pub signature: Option<Vec<u8>>,
@@ -154,6 +220,16 @@ pub struct Verdict {
     pub bundles: Vec<(SidecarKind, Vec<u8>)>,
     /// The OpenSSF model signature, when there is one.
     pub model_signature: Option<Vec<u8>>,
+}
+
+/// A verification summary that passed.
+#[derive(Debug)]
+pub struct Vouched {
+    pub summary: Summary,
+    /// The file's bytes (the envelope).
+    pub bytes: Vec<u8>,
+    /// Which summary key verified it.
+    pub signed: Signed,
 }
 
 impl Verdict {
@@ -247,9 +323,9 @@ impl Policy<'_> {
         let Some(bytes) = read(kind).map_err(Denial::Unreadable)? else {
             return Ok(None);
         };
-        let Some(public_key) = &self.trust.public_key else {
+        if self.trust.keys.is_empty() {
             return Ok(Some(bytes));
-        };
+        }
         let is_input = |subject: &&super::statement::ResourceDescriptor| {
             subject
                 .annotations
@@ -269,7 +345,7 @@ impl Policy<'_> {
                 self.beside(kind)
             )));
         };
-        model_signature::check(&bytes, public_key, &input)
+        model_signature::check(&bytes, &self.trust.keys, &input)
             .map_err(|refusal| refused(format!("{}: {refusal}", self.beside(kind))))?;
         Ok(Some(bytes))
     }
@@ -382,7 +458,7 @@ impl Policy<'_> {
         statement: &Statement,
         statement_bytes: &[u8],
         attested: &AttestedObject,
-    ) -> Result<Option<(Summary, Vec<u8>)>, Denial<E>> {
+    ) -> Result<Option<Vouched>, Denial<E>> {
         let published_as = &attested.name;
         let promoted = !self.placement.is_where_published(published_as);
         if let Some(promotion) = &self.promotion {
@@ -406,18 +482,49 @@ impl Policy<'_> {
             };
         };
         let statement_sha256: [u8; 32] = Sha256::digest(statement_bytes).into();
-        let (summary, _) = check_summary(
+        let (summary, signed) = check_summary(
             &bytes,
             self.trust,
             self.placement.expected(),
             &attested.sha256,
             &statement_sha256,
         )
+        .map_err(|refusal| self.by_provenance_key(&bytes).unwrap_or(refusal))
         .map_err(|refusal| match self.placement {
             Placement::File => refusal,
             _ => Refusal::new(format!("{}: {refusal}", self.beside(kind))),
         })?;
-        Ok(Some((summary, bytes)))
+        Ok(Some(Vouched {
+            summary,
+            bytes,
+            signed,
+        }))
+    }
+
+    /// The refusal of a summary signed by a provenance key and none of the
+    /// summary keys (the single-key setup, or a forgery by the build's key
+    /// holder): named as such, so that the fix is clear.
+    fn by_provenance_key(&self, summary: &[u8]) -> Option<Refusal> {
+        let envelope = Envelope::parse(summary).ok()?;
+        let payload = envelope.payload().ok()?;
+        let signed_by_summary_key = self
+            .trust
+            .summary_keys
+            .iter()
+            .any(|key| envelope.signed_by(key, &payload));
+        let provenance_key = self
+            .trust
+            .keys
+            .iter()
+            .find(|key| envelope.signed_by(key, &payload))?;
+        (!signed_by_summary_key).then(|| {
+            Refusal::new(format!(
+                "the verification summary is signed with the provenance key (keyid {}), not \
+                 with a promotion key: a build's key cannot vouch for its own promotion; \
+                 promote it again with PROMOTION_SIGNING_KEY (docs/promotion.md)",
+                provenance_key.keyid()
+            ))
+        })
     }
 
     /// A promotion goes forward: a published source comes from `from`, a
@@ -511,18 +618,18 @@ impl Policy<'_> {
         let Some(signature) = self.blob_signature(read, kind, line.as_bytes())? else {
             return Ok(None);
         };
-        let Some(public_key) = &self.trust.public_key else {
+        if self.trust.keys.is_empty() {
             return Ok(Some(signature));
-        };
+        }
         let verifies = base64::engine::general_purpose::STANDARD
             .decode(signature.trim_ascii())
-            .is_ok_and(|der| public_key.verifies(line.as_bytes(), &der));
+            .is_ok_and(|der| self.trust.signer_of(line.as_bytes(), &der).is_some());
         match verifies {
             true => Ok(Some(signature)),
             false => Err(refused(format!(
-                "{} does not verify under the trusted public key (keyid {})",
+                "{} does not verify under the trusted public key ({})",
                 self.beside(kind),
-                public_key.keyid()
+                keyids(&self.trust.keys)
             ))),
         }
     }
@@ -632,6 +739,8 @@ mod tests {
     struct Fixture {
         signer: SigningKey,
         public: String,
+        /// The promotion pipeline's own key, which signs summaries.
+        promoter: SigningKey,
         unwrapping: UnwrappingKey,
         files: HashMap<SidecarKind, Vec<u8>>,
     }
@@ -650,18 +759,23 @@ mod tests {
             .into_iter()
             .map(|file| (file.kind, file.bytes))
             .collect();
+            let (promoter, _) = key_pair_pem();
             Fixture {
                 signer,
                 public,
+                promoter: SigningKey::from_pem(promoter.as_bytes()).unwrap(),
                 unwrapping: UnwrappingKey::from_pem(rsa_private.as_bytes()).unwrap(),
                 files,
             }
         })
     }
 
+    /// Trusts `public` for provenance and the fixture's promoter for
+    /// summaries.
     fn trust(public: &str) -> Trust {
         Trust {
-            public_key: Some(VerifyingKey::from_pem(public.as_bytes()).unwrap()),
+            keys: vec![VerifyingKey::from_pem(public.as_bytes()).unwrap()],
+            summary_keys: vec![fixture().promoter.verifying_key()],
             allow_unsigned: false,
             pins: Pins::default(),
         }
@@ -691,7 +805,8 @@ mod tests {
             stages: stages(),
             require_summary_for: vec![],
             require_sbom: false,
-            attestation_public_key_sha256: signer.keyid().into(),
+            attestation_public_keys_sha256: vec![fixture().signer.keyid().into()],
+            summary_public_keys_sha256: vec![signer.keyid().into()],
             pins: Default::default(),
         };
         vsa::signed_summary(
@@ -813,19 +928,116 @@ mod tests {
         assert!(none.contains("verification summary"), "{none}");
 
         let mut files = f.files.clone();
-        files.insert(SidecarKind::Summary, stage_summary(&f.files, &f.signer));
+        files.insert(SidecarKind::Summary, stage_summary(&f.files, &f.promoter));
         let verdict = decide(&policy, &files, WHOLE).unwrap();
         assert!(verdict.summary.is_some());
 
         // A summary decided on another statement vouches for nothing here.
         let mut other = f.files.clone();
         other.insert(SidecarKind::Statement, b"another statement".to_vec());
-        files.insert(SidecarKind::Summary, stage_summary(&other, &f.signer));
+        files.insert(SidecarKind::Summary, stage_summary(&other, &f.promoter));
         let elsewhere = refusal(decide(&policy, &files, WHOLE));
         assert!(
             elsewhere.contains("not decided on this provenance"),
             "{elsewhere}"
         );
+    }
+
+    #[test]
+    fn a_summary_signed_with_the_provenance_key_is_refused_by_name() {
+        let f = fixture();
+        let trusted = trust(&f.public);
+        let policy = Policy {
+            trust: &trusted,
+            placement: Placement::Key(STAGE_KEY),
+            promotion: None,
+            require_sbom: false,
+        };
+        // The single-key setup: the build's key signed the summary.
+        let mut files = f.files.clone();
+        files.insert(SidecarKind::Summary, stage_summary(&f.files, &f.signer));
+        let forged = refusal(decide(&policy, &files, WHOLE));
+        assert!(
+            forged.contains("signed with the provenance key"),
+            "{forged}"
+        );
+        assert!(forged.contains(f.signer.keyid()), "{forged}");
+        // Another key than both: no signature verifies.
+        let (stranger, _) = key_pair_pem();
+        let stranger = SigningKey::from_pem(stranger.as_bytes()).unwrap();
+        files.insert(SidecarKind::Summary, stage_summary(&f.files, &stranger));
+        let unknown = refusal(decide(&policy, &files, WHOLE));
+        assert!(unknown.contains("no signature"), "{unknown}");
+        // No summary key at all: the flag to give is named.
+        let unkeyed = Trust {
+            summary_keys: vec![],
+            ..trust(&f.public)
+        };
+        let without = Policy {
+            trust: &unkeyed,
+            ..policy
+        };
+        files.insert(SidecarKind::Summary, stage_summary(&f.files, &f.promoter));
+        let missing = refusal(decide(&without, &files, WHOLE));
+        assert!(missing.contains("--vsa-public-key"), "{missing}");
+    }
+
+    #[test]
+    fn with_rotated_keys_the_one_that_verified_is_named() {
+        let f = fixture();
+        let (_, newer) = key_pair_pem();
+        let newer = VerifyingKey::from_pem(newer.as_bytes()).unwrap();
+        let old = VerifyingKey::from_pem(f.public.as_bytes()).unwrap();
+        let (next_promoter, _) = key_pair_pem();
+        let next_promoter = SigningKey::from_pem(next_promoter.as_bytes()).unwrap();
+        // The new keys first: the old ones still verify what they signed.
+        let rotated = Trust {
+            keys: vec![newer, old],
+            summary_keys: vec![next_promoter.verifying_key(), f.promoter.verifying_key()],
+            allow_unsigned: false,
+            pins: Pins::default(),
+        };
+        let policy = Policy {
+            trust: &rotated,
+            placement: Placement::Key(STAGE_KEY),
+            promotion: None,
+            require_sbom: false,
+        };
+        let mut files = f.files.clone();
+        files.insert(SidecarKind::Summary, stage_summary(&f.files, &f.promoter));
+        let verdict = decide(&policy, &files, WHOLE).unwrap();
+        assert_eq!(verdict.signed, Signed::By(f.signer.keyid().into()));
+        let vouched = verdict.summary.unwrap();
+        assert_eq!(vouched.signed, Signed::By(f.promoter.keyid().into()));
+    }
+
+    #[test]
+    fn the_provenance_and_summary_rings_share_no_key() {
+        let f = fixture();
+        let provenance = || vec![VerifyingKey::from_pem(f.public.as_bytes()).unwrap()];
+        let promoter = || vec![f.promoter.verifying_key()];
+        verifier_trust(provenance(), promoter(), false, Pins::default()).unwrap();
+        let shared = verifier_trust(provenance(), provenance(), false, Pins::default());
+        let shared = shared.unwrap_err();
+        assert!(shared.contains("both as a provenance key"), "{shared}");
+        // A promotion never signs its summary with a provenance key.
+        let same = promotion_trust(provenance(), None, Some(&f.signer), Pins::default());
+        let same = same.unwrap_err();
+        assert!(
+            same.contains("PROMOTION_SIGNING_KEY is a provenance key"),
+            "{same}"
+        );
+        // Without summary keys given, it trusts its own.
+        let own = promotion_trust(provenance(), None, Some(&f.promoter), Pins::default());
+        let own: Vec<_> = own.unwrap().summary_keys;
+        assert_eq!(own[0].keyid(), f.promoter.keyid());
+        let given = promotion_trust(
+            provenance(),
+            Some(provenance()),
+            Some(&f.promoter),
+            Pins::default(),
+        );
+        assert!(given.is_err());
     }
 
     #[test]
@@ -866,7 +1078,7 @@ mod tests {
         // A stage object whose provenance says dev, promoted from stage,
         // needs the summary of dev -> stage; with it, it goes to main.
         let mut promoted = f.files.clone();
-        promoted.insert(SidecarKind::Summary, stage_summary(&f.files, &f.signer));
+        promoted.insert(SidecarKind::Summary, stage_summary(&f.files, &f.promoter));
         decide(&policy("stage", "main", true), &promoted, head).unwrap();
         let backwards = Policy {
             promotion: Some(Promotion {
@@ -955,7 +1167,7 @@ mod tests {
     /// file only bare, and only as its Sigstore bundle.
     fn in_each_form(f: &Fixture) -> (Files, Files) {
         let mut files = with_sboms(f);
-        let summary = stage_summary(&files, &f.signer);
+        let summary = stage_summary(&files, &f.promoter);
         files.insert(SidecarKind::Summary, summary.clone());
         files.insert(
             SidecarKind::SummaryBundle,
@@ -991,8 +1203,8 @@ mod tests {
         assert_eq!(by_bundle.statement_bytes, f.files[&SidecarKind::Statement]);
         assert_eq!(by_bundle.signature, by_bare.signature);
         assert_eq!(
-            by_bundle.summary.as_ref().unwrap().1,
-            by_bare.summary.as_ref().unwrap().1
+            by_bundle.summary.as_ref().unwrap().bytes,
+            by_bare.summary.as_ref().unwrap().bytes
         );
         let cdx = SidecarKind::CycloneDxStatement;
         assert_eq!(by_bundle.sbom_file(cdx), by_bare.sbom_file(cdx));

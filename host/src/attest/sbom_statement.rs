@@ -118,7 +118,8 @@ mod tests {
 
     fn trust(public: &str) -> Trust {
         Trust {
-            public_key: Some(VerifyingKey::from_pem(public.as_bytes()).unwrap()),
+            keys: vec![VerifyingKey::from_pem(public.as_bytes()).unwrap()],
+            summary_keys: vec![],
             allow_unsigned: false,
             pins: Pins::default(),
         }

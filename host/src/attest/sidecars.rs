@@ -168,7 +168,7 @@ mod tests {
             ]
         );
         // Not a bound image: the input is signed as a model, by its digest.
-        model_signature::check(&files[5].bytes, &key, &[0xbb; 32]).unwrap();
+        model_signature::check(&files[5].bytes, std::slice::from_ref(&key), &[0xbb; 32]).unwrap();
         // The bundles hold exactly the bare files' signatures.
         let bundled = bundle::envelope_of(&files[3].bytes).unwrap();
         assert_eq!(bundled, files[1].bytes);
@@ -236,7 +236,8 @@ mod tests {
         });
         let file = |kind| &files.iter().find(|file| file.kind == kind).unwrap().bytes;
         let trust = Trust {
-            public_key: Some(VerifyingKey::from_pem(public.as_bytes()).unwrap()),
+            keys: vec![VerifyingKey::from_pem(public.as_bytes()).unwrap()],
+            summary_keys: vec![],
             allow_unsigned: false,
             pins: Pins::default(),
         };

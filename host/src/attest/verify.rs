@@ -30,16 +30,43 @@ impl Pins {
     }
 }
 
+#[derive(Debug)]
 pub struct Trust {
-    /// Without a key, signatures are not checked (only with `allow_unsigned`).
-    pub public_key: Option<VerifyingKey>,
+    /// Any one of these may have signed the provenance (and the SBOM
+    /// statements, the checksum's and the model's signatures): more than one
+    /// while a key is rotated. None: signatures are not checked (only with
+    /// `allow_unsigned`).
+    pub keys: Vec<VerifyingKey>,
+    /// Any one of these may have signed a verification summary: the
+    /// promotion pipeline's keys, never a provenance key (the policy keeps
+    /// the two rings apart).
+    pub summary_keys: Vec<VerifyingKey>,
     /// Accept an envelope with no signatures at all.
     pub allow_unsigned: bool,
     pub pins: Pins,
 }
 
+impl Trust {
+    /// The provenance key among `keys` that verifies `signature` over
+    /// `message`, if one does.
+    pub fn signer_of(&self, message: &[u8], signature: &[u8]) -> Option<&VerifyingKey> {
+        self.keys
+            .iter()
+            .find(|key| key.verifies(message, signature))
+    }
+}
+
+/// The keyids of a ring, for messages: `keyid a1b2...` or `keyids a, b`.
+pub fn keyids(keys: &[VerifyingKey]) -> String {
+    let ids: Vec<&str> = keys.iter().map(VerifyingKey::keyid).collect();
+    match ids.as_slice() {
+        [one] => format!("keyid {one}"),
+        many => format!("keyids {}", many.join(", ")),
+    }
+}
+
 /// What a statement that passed says about its signing.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Signed {
     /// A signature verified under the key with this keyid.
     By(String),
@@ -60,32 +87,49 @@ pub fn check_envelope(bytes: &[u8], trust: &Trust) -> Result<(Statement, Signed)
     Ok((statement, signed))
 }
 
-/// The payload of a DSSE envelope whose signature `trust` accepts.
+/// The payload of a DSSE envelope signed under one of `trust`'s provenance
+/// keys (or accepted unsigned, as `trust` allows).
 pub fn open_envelope(bytes: &[u8], trust: &Trust) -> Result<(Vec<u8>, Signed), Refusal> {
+    open_signed(bytes, &trust.keys, trust.allow_unsigned, "--public-key")
+}
+
+/// The payload of a DSSE envelope signed under one of `keys` (the flag that
+/// gives them is named when there are none). The keyid in `Signed::By` is
+/// the key that verified, not the envelope's own (unsigned) hint.
+pub fn open_signed(
+    bytes: &[u8],
+    keys: &[VerifyingKey],
+    allow_unsigned: bool,
+    flag: &str,
+) -> Result<(Vec<u8>, Signed), Refusal> {
     let envelope = Envelope::parse(bytes)?;
     let payload = envelope.payload()?;
-    let signed = match (&trust.public_key, envelope.signatures.is_empty()) {
-        (_, true) if trust.allow_unsigned => Signed::NotChecked,
-        (_, true) => {
-            return Err(Refusal::new(
+    if envelope.signatures.is_empty() {
+        return match allow_unsigned {
+            true => Ok((payload, Signed::NotChecked)),
+            false => Err(Refusal::new(
                 "the statement is not signed (pass --allow-unsigned to accept that)",
-            ));
+            )),
+        };
+    }
+    if keys.is_empty() {
+        return match allow_unsigned {
+            true => Ok((payload, Signed::NotChecked)),
+            false => Err(Refusal::new(format!(
+                "no public key to check the signature with: give {flag}"
+            ))),
+        };
+    }
+    match keys.iter().find(|key| envelope.signed_by(key, &payload)) {
+        Some(key) => {
+            let signed = Signed::By(key.keyid().into());
+            Ok((payload, signed))
         }
-        (Some(key), false) if envelope.signed_by(key, &payload) => Signed::By(key.keyid().into()),
-        (Some(key), false) => {
-            return Err(Refusal::new(format!(
-                "no signature on the statement verifies under the public key (keyid {})",
-                key.keyid()
-            )));
-        }
-        (None, false) if trust.allow_unsigned => Signed::NotChecked,
-        (None, false) => {
-            return Err(Refusal::new(
-                "no public key to check the signature with: give --public-key",
-            ));
-        }
-    };
-    Ok((payload, signed))
+        None => Err(Refusal::new(format!(
+            "no signature on the statement verifies under the trusted public key ({})",
+            keyids(keys)
+        ))),
+    }
 }
 
 fn check_types(statement: &Statement) -> Result<(), Refusal> {
@@ -264,7 +308,8 @@ mod tests {
         let (private, public) = key_pair_pem();
         let signer = SigningKey::from_pem(private.as_bytes()).unwrap();
         let policy = |pins| Trust {
-            public_key: Some(VerifyingKey::from_pem(public.as_bytes()).unwrap()),
+            keys: vec![VerifyingKey::from_pem(public.as_bytes()).unwrap()],
+            summary_keys: vec![],
             allow_unsigned: false,
             pins,
         };

@@ -5,12 +5,17 @@
 //! main) requires it, and `attest verify` accepts a promoted object by it:
 //! the provenance beside a promoted object still names the object it was
 //! published as.
+//!
+//! A summary is signed by the promotion pipeline's own key
+//! (`PROMOTION_SIGNING_KEY`) and checked under the summary keys of the
+//! trust, never the provenance keys: whoever holds the build's key must not
+//! be able to say its build was verified.
 
 use super::Refusal;
 use super::dsse::Envelope;
 use super::keys::SigningKey;
 use super::statement::{ResourceDescriptor, STATEMENT_TYPE, Statement, sha256_digest};
-use super::verify::{Signed, Trust, open_envelope};
+use super::verify::{Signed, Trust, open_signed};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -19,8 +24,9 @@ use std::collections::BTreeMap;
 pub const PREDICATE_TYPE: &str = "https://slsa.dev/verification_summary/v1";
 /// The promotion policy, documented in docs/promotion.md under this URI;
 /// its parameters are in the descriptor's annotations, and their SHA-256
-/// is its digest.
-pub const POLICY_URI: &str = "https://example.invalid/publish-artifact/policies/promotion/v1";
+/// is its digest. v2: rings of trusted keys, and the summaries' own ring
+/// apart from the provenance's (v1 named one key that signed both).
+pub const POLICY_URI: &str = "https://example.invalid/publish-artifact/policies/promotion/v2";
 /// The verifier id outside CI.
 pub const LOCAL_VERIFIER: &str = "urn:publish-artifact:verifier:local";
 const PASSED: &str = "PASSED";
@@ -64,8 +70,11 @@ pub struct PromotionPolicy {
     pub require_summary_for: Vec<String>,
     /// Whether the source had to carry its signed SBOMs.
     pub require_sbom: bool,
-    /// The key the provenance (and any earlier summary) had to be signed by.
-    pub attestation_public_key_sha256: String,
+    /// The keyids of the keys, any of which had to sign the provenance (and
+    /// the SBOM statements).
+    pub attestation_public_keys_sha256: Vec<String>,
+    /// The keyids of the keys, any of which had to sign an earlier summary.
+    pub summary_public_keys_sha256: Vec<String>,
     /// Pins on the provenance: builder id, repository, commit (when given).
     pub pins: BTreeMap<&'static str, String>,
 }
@@ -195,7 +204,7 @@ impl std::fmt::Display for Expected<'_> {
 }
 
 /// Checks a summary the way the next promotion and `attest verify` must:
-/// signed under the trusted key, a PASSED verification summary of exactly
+/// signed under one of the trusted summary keys, a PASSED verification summary of exactly
 /// `object_key` with `object_sha256`, decided on the attestation whose file
 /// hashes to `input_sha256`.
 pub fn check_summary(
@@ -205,7 +214,8 @@ pub fn check_summary(
     object_sha256: &[u8; 32],
     input_sha256: &[u8; 32],
 ) -> Result<(Summary, Signed), Refusal> {
-    let (payload, signed) = open_envelope(bytes, trust)
+    let keys = &trust.summary_keys;
+    let (payload, signed) = open_signed(bytes, keys, trust.allow_unsigned, "--vsa-public-key")
         .map_err(|refusal| Refusal::new(format!("the verification summary: {refusal}")))?;
     let summary: Summary = serde_json::from_slice(&payload).map_err(|err| {
         Refusal::new(format!(
@@ -271,7 +281,8 @@ mod tests {
             stages: vec!["dev".into(), "stage".into(), "main".into()],
             require_summary_for: vec!["main".into()],
             require_sbom: false,
-            attestation_public_key_sha256: signer.keyid().into(),
+            attestation_public_keys_sha256: vec!["PROVENANCE".into()],
+            summary_public_keys_sha256: vec![signer.keyid().into()],
             pins: BTreeMap::from([("commit", "c0ffee".to_string())]),
         };
         let provenance = b"{\"the\": \"dev statement\"}";
@@ -292,7 +303,8 @@ mod tests {
             &signer,
         );
         let checking = |public: &str| Trust {
-            public_key: Some(VerifyingKey::from_pem(public.as_bytes()).unwrap()),
+            keys: vec![],
+            summary_keys: vec![VerifyingKey::from_pem(public.as_bytes()).unwrap()],
             allow_unsigned: false,
             pins: Pins::default(),
         };
@@ -309,7 +321,7 @@ mod tests {
         assert_eq!(value["predicate"]["verificationResult"], "PASSED");
         assert_eq!(value["predicate"]["policy"]["annotations"]["from"], "dev");
         // The policy digest is SHA-256 of the annotations, keys sorted, compact.
-        let sorted = r#"{"attestation_public_key_sha256":"KEYID","from":"dev","pins":{"commit":"c0ffee"},"require_sbom":false,"require_summary_for":["main"],"stages":["dev","stage","main"],"to":"stage"}"#
+        let sorted = r#"{"attestation_public_keys_sha256":["PROVENANCE"],"from":"dev","pins":{"commit":"c0ffee"},"require_sbom":false,"require_summary_for":["main"],"stages":["dev","stage","main"],"summary_public_keys_sha256":["KEYID"],"to":"stage"}"#
             .replace("KEYID", signer.keyid());
         let digest = hex::encode(Sha256::digest(sorted.as_bytes()));
         assert_eq!(value["predicate"]["policy"]["digest"]["sha256"], digest);

@@ -1,6 +1,7 @@
 //! One module per subcommand, plus what they share.
 
 pub mod attest;
+mod beside;
 pub mod cleanup;
 pub mod fetch;
 pub mod guest;
@@ -65,6 +66,29 @@ impl<T> PathContext<T> for std::io::Result<T> {
 
 pub use crate::failure::usage;
 
+/// The public keys in the PEM files a key flag names (each file may hold
+/// several): a file that cannot be read is exit 3, one that holds no P-256
+/// public key exit 2; the same key given twice counts once.
+pub fn key_ring(
+    paths: &[std::path::PathBuf],
+    flag: &str,
+) -> Result<Vec<crate::attest::keys::VerifyingKey>, Failure> {
+    let mut ring: Vec<crate::attest::keys::VerifyingKey> = Vec::new();
+    for path in paths {
+        let pem = std::fs::read(path)
+            .with_context_path(path, &format!("cannot read {flag}"))
+            .class(Class::Input)?;
+        let keys = crate::attest::keys::VerifyingKey::ring_from_pem(&pem)
+            .map_err(|why| usage(format!("{flag} {} {why}", path.display())))?;
+        for key in keys {
+            if ring.iter().all(|known| known.keyid() != key.keyid()) {
+                ring.push(key);
+            }
+        }
+    }
+    Ok(ring)
+}
+
 /// A refusal of provenance or a binding: exit 9.
 pub fn refused(refusal: crate::attest::Refusal) -> Failure {
     Failure::new(Class::Attestation, refusal)
@@ -113,6 +137,9 @@ pub struct OpenedSummary {
     pub sha256: String,
     pub size_bytes: u64,
     pub seconds: f64,
+    /// `fetch --public-key`: the keyid of the key that signed the provenance.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signed_by: Option<String>,
 }
 
 /// Opens the object read from `input` into `sink`, hashing the plaintext.
@@ -156,6 +183,7 @@ pub fn open_object(
         sha256: hex::encode(sha256),
         size_bytes: report.object_length,
         seconds: report.elapsed.as_secs_f64(),
+        signed_by: None,
     })
 }
 

@@ -24,10 +24,13 @@
 //!
 //! Any failure after step 6 removes what was written (`staging`).
 
-use super::{denied, human_bytes, print_json, sha256_of, usage};
+use super::{denied, human_bytes, key_ring, print_json, sha256_of, usage};
 use crate::admin::{self, Registration};
 use crate::attest::ci::ci_builder_id;
-use crate::attest::keys::{SigningKey, VerifyingKey};
+use crate::attest::keys::{
+    KEY_FILE_VAR, KEY_VAR, PROMOTION_KEY_FILE_VAR, PROMOTION_KEY_VAR, SUMMARY_PUBLIC_KEY_FILE_VAR,
+    SUMMARY_PUBLIC_KEY_VAR, SigningKey, VerifyingKey,
+};
 use crate::attest::keywrap::UnwrappingKey;
 use crate::attest::policy::{self, Measured, Placement, Policy, Verdict};
 use crate::attest::registry::{OnPromotion, SidecarKind};
@@ -62,9 +65,14 @@ struct Receipt<'a> {
     dry_run: bool,
     replaced: bool,
     statement: StatementReceipt<'a>,
-    /// The summary the source carried (a promoted source), if any.
+    /// The summary the source carried (a promoted source), if any, and
+    /// the keyid of the summary key that verified it.
     from_vsa: Option<String>,
+    from_vsa_signed_by: Option<String>,
+    /// The summary written (none on a dry run), and the keyid of the
+    /// promotion key that signed it.
     vsa: Option<String>,
+    vsa_signed_by: Option<&'a str>,
     sidecars: Vec<String>,
     registration_attempts: u32,
     seconds: f64,
@@ -154,38 +162,59 @@ impl Plan {
 struct Keys {
     trust: Trust,
     unwrapping: UnwrappingKey,
-    /// Signs the summary; not needed for a dry run.
+    /// Signs the summary (`PROMOTION_SIGNING_KEY`); not needed for a dry run.
     signer: Option<SigningKey>,
 }
 
 impl Keys {
     fn load(args: &PromoteArgs) -> Result<Self, Failure> {
-        let public_key = VerifyingKey::from_environment(config::lookup).map_err(usage)?;
+        let provenance_keys = VerifyingKey::ring_from_environment(config::lookup).map_err(usage)?;
         let unwrapping = UnwrappingKey::from_environment(config::lookup).map_err(usage)?;
-        let signer = SigningKey::from_environment(config::lookup).map_err(usage)?;
-        if signer.is_none() && !args.dry_run {
-            return Err(usage(
-                "set ATTESTATION_SIGNING_KEY (or ATTESTATION_SIGNING_KEY_FILE): promotion signs \
-                 the verification summary it writes",
-            ));
+        let signer =
+            SigningKey::from_variables(&config::lookup, PROMOTION_KEY_VAR, PROMOTION_KEY_FILE_VAR)
+                .map_err(usage)?;
+        let old_key = config::lookup(KEY_VAR).or_else(|| config::lookup(KEY_FILE_VAR));
+        match (&signer, old_key) {
+            (None, old_key) if !args.dry_run => return Err(usage(no_promotion_key(old_key))),
+            // Promotion never signs with the build's key: it has no need of it.
+            (_, Some(_)) => tracing::warn!(
+                "{KEY_VAR} is set but promote does not use it (the verification summary is \
+                 signed with {PROMOTION_KEY_VAR}): remove it from the promotion step's secrets"
+            ),
+            _ => {}
         }
+        let summary_keys = match args.vsa_keys.vsa_public_key.as_slice() {
+            [] => VerifyingKey::ring_from_variables(
+                &config::lookup,
+                SUMMARY_PUBLIC_KEY_VAR,
+                SUMMARY_PUBLIC_KEY_FILE_VAR,
+            )
+            .map_err(usage)?,
+            paths => Some(key_ring(paths, "--vsa-public-key")?),
+        };
+        let pins = Pins::new(&args.pins, None);
+        let trust = policy::promotion_trust(provenance_keys, summary_keys, signer.as_ref(), pins)
+            .map_err(usage)?;
         Ok(Self {
-            trust: Trust {
-                public_key: Some(public_key),
-                allow_unsigned: false,
-                pins: Pins::new(&args.pins, None),
-            },
+            trust,
             unwrapping,
             signer,
         })
     }
+}
 
-    fn keyid(&self) -> &str {
-        self.trust
-            .public_key
-            .as_ref()
-            .map(VerifyingKey::keyid)
-            .unwrap_or_default()
+/// What to set when no promotion key is: the single-key setup of before
+/// (`ATTESTATION_SIGNING_KEY` signed the summaries too) gets the migration.
+fn no_promotion_key(old_key: Option<String>) -> String {
+    let why = "promotion signs the verification summary it writes with the promotion \
+               pipeline's own ECDSA P-256 key";
+    match old_key {
+        Some(_) => format!(
+            "set {PROMOTION_KEY_VAR} (or {PROMOTION_KEY_FILE_VAR}): {why}, no longer with \
+             {KEY_VAR}, which only the build may hold; make a new key and trust its public \
+             half as the summaries' (docs/promotion.md, \"Migrating from one key\")"
+        ),
+        None => format!("set {PROMOTION_KEY_VAR} (or {PROMOTION_KEY_FILE_VAR}): {why}"),
     }
 }
 
@@ -283,7 +312,7 @@ pub fn run(args: &PromoteArgs) -> Result<(), Failure> {
         &plan,
         &bucket,
         &verified,
-        Some((&env, vsa)),
+        Some((&env, vsa, signer.keyid())),
         written,
         settled,
         started,
@@ -360,9 +389,9 @@ fn summary_of_promotion(
         &env.cdn_url(&SidecarKind::Statement.key_beside(&plan.source_key)),
         &verdict.statement_bytes,
     )];
-    if let Some((_, bytes)) = &verdict.summary {
+    if let Some(vouched) = &verdict.summary {
         let key = SidecarKind::Summary.key_beside(&plan.source_key);
-        inputs.push(input_attestation(&env.cdn_url(&key), bytes));
+        inputs.push(input_attestation(&env.cdn_url(&key), &vouched.bytes));
     }
     // The SBOM statements checked are attestations it rested on too.
     for (kind, bytes) in &verdict.sboms {
@@ -377,7 +406,8 @@ fn summary_of_promotion(
         stages: plan.stages.clone(),
         require_summary_for: plan.require_vsa_for.clone(),
         require_sbom: plan.require_sbom,
-        attestation_public_key_sha256: keys.keyid().to_string(),
+        attestation_public_keys_sha256: keyids_of(&keys.trust.keys),
+        summary_public_keys_sha256: keyids_of(&keys.trust.summary_keys),
         pins: pins_of(&keys.trust.pins),
     };
     vsa::signed_summary(
@@ -566,6 +596,10 @@ fn read_back(
     Ok(())
 }
 
+fn keyids_of(keys: &[VerifyingKey]) -> Vec<String> {
+    keys.iter().map(|key| key.keyid().to_string()).collect()
+}
+
 fn pins_of(pins: &Pins) -> BTreeMap<&'static str, String> {
     [
         ("builder_id", &pins.builder_id),
@@ -583,7 +617,7 @@ fn print_receipt(
     plan: &Plan,
     bucket: &Bucket,
     verified: &Verified,
-    registered: Option<(&Environment, String)>,
+    registered: Option<(&Environment, String, &str)>,
     sidecars: Vec<String>,
     (registration_attempts, replaced): (u32, bool),
     started: Instant,
@@ -598,7 +632,7 @@ fn print_receipt(
         bucket: bucket.name(),
         cdn_url: registered
             .as_ref()
-            .map(|(env, _)| env.cdn_url(&plan.target_key)),
+            .map(|(env, ..)| env.cdn_url(&plan.target_key)),
         sha256: hex::encode(verified.attested().sha256),
         size_bytes: verified.attested().size,
         dry_run: args.dry_run,
@@ -614,7 +648,14 @@ fn print_receipt(
             .summary
             .as_ref()
             .map(|_| SidecarKind::Summary.key_beside(&plan.source_key)),
-        vsa: registered.map(|(_, vsa)| vsa),
+        from_vsa_signed_by: verified.verdict.summary.as_ref().and_then(|vouched| {
+            match &vouched.signed {
+                Signed::By(keyid) => Some(keyid.clone()),
+                Signed::NotChecked => None,
+            }
+        }),
+        vsa_signed_by: registered.as_ref().map(|(.., keyid)| *keyid),
+        vsa: registered.map(|(_, vsa, _)| vsa),
         sidecars,
         registration_attempts,
         seconds: started.elapsed().as_secs_f64(),
