@@ -72,6 +72,7 @@ pub fn client(config: &S3Config) -> Client {
         .credentials_provider(credentials)
         .region(Region::new(config.region.clone()))
         .endpoint_url(&config.endpoint)
+        .http_client(https_client(config))
         // Self-hosted servers rarely have wildcard DNS for bucket hosts.
         .force_path_style(true)
         // Since 2025 the SDK sends and demands CRC checksums by default,
@@ -94,6 +95,21 @@ pub fn client(config: &S3Config) -> Client {
         )
         .build();
     Client::from_conf(conf)
+}
+
+/// The SDK's own HTTPS client (hyper and rustls with aws-lc), trusting the
+/// roots `trust` decides for S3: the system's and `AWS_CA_BUNDLE`'s.
+fn https_client(config: &S3Config) -> aws_sdk_s3::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{self, TlsContext, rustls_provider::CryptoMode};
+    let roots = crate::trust::Roots::s3(config.ca_bundle.as_ref());
+    let context = TlsContext::builder()
+        .with_trust_store(roots.smithy())
+        .build()
+        .expect("a trust store alone always builds");
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+        .tls_context(context)
+        .build_https()
 }
 
 /// What HEAD says of an object.
@@ -465,6 +481,13 @@ where
     R: std::fmt::Debug + HttpStatus,
 {
     match err {
+        SdkError::DispatchFailure(failure)
+            if let Some(problem) = failure
+                .as_connector_error()
+                .and_then(|err| crate::trust::problem(err)) =>
+        {
+            format!("cannot trust the S3 endpoint {endpoint}: {problem}")
+        }
         SdkError::DispatchFailure(failure) => format!(
             "cannot reach the S3 endpoint {endpoint} ({})",
             failure
