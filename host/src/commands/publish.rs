@@ -139,6 +139,7 @@ pub fn run(args: &PublishArgs) -> Result<(), Failure> {
     let http = admin::client().class(Class::Internal)?;
     let publish_id = admin::idempotency_key().class(Class::Internal)?;
     let object_key = names.object_key();
+    tokio.block_on(admin::check_trust(&env.admin))?;
 
     let key = Key::generate().class(Class::Internal)?;
     let place = (&tokio, &runtime, &bucket);
