@@ -285,7 +285,7 @@ impl Bucket {
             .copy_parts(&source, to, &upload_id, size, &action)
             .await;
         let completed = match copied {
-            Ok(parts) => self.complete(to, &upload_id, parts, false).await,
+            Ok(parts) => self.complete(to, &upload_id, parts, false).await.map(drop),
             Err(err) => Err(err),
         };
         if let Err(err) = &completed
@@ -339,14 +339,15 @@ impl Bucket {
     }
 
     /// Completes a multipart upload; with `if_absent`, only if no object
-    /// exists at `key` yet (`If-None-Match: *`).
+    /// exists at `key` yet (`If-None-Match: *`). Returns the ETag the
+    /// server gave the object, which tells it from another writer's.
     pub async fn complete(
         &self,
         key: &str,
         upload_id: &str,
         parts: Vec<CompletedPart>,
         if_absent: bool,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<Option<String>> {
         let mut request = self
             .client
             .complete_multipart_upload()
@@ -366,11 +367,30 @@ impl Bucket {
             .config_override(attempt_timeout(long_attempt_timeout()))
             .send()
             .await
-            .map(drop)
+            .map(|completed| completed.e_tag().map(str::to_string))
             .map_err(|err| match precondition_failed(&err) {
                 true => AlreadyExists(key.to_string()).into(),
                 false => self.explain(err, "completing the multipart upload"),
             })
+    }
+
+    /// The ids of the multipart uploads of exactly `key` that are in
+    /// progress (not completed, not aborted).
+    pub async fn uploads_of(&self, key: &str) -> anyhow::Result<Vec<String>> {
+        let listed = self
+            .client
+            .list_multipart_uploads()
+            .bucket(self.name())
+            .prefix(key)
+            .send()
+            .await
+            .map_err(|err| self.explain(err, &format!("listing the uploads of {key}")))?;
+        Ok(listed
+            .uploads()
+            .iter()
+            .filter(|upload| upload.key() == Some(key))
+            .filter_map(|upload| upload.upload_id().map(str::to_string))
+            .collect())
     }
 
     /// Aborts a multipart upload and makes sure no part survives it: a part
