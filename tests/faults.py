@@ -9,7 +9,8 @@ Rules are plain functions of the request and decide its fate:
 
 `req.attempt` counts the requests with the same method and target, so "the
 first time only" is easy to say. Nothing here knows S3 beyond the query words
-`partNumber` and `uploads`; the proxy forwards bytes, it never answers itself.
+`partNumber` and `uploads`; the proxy forwards bytes and never answers itself,
+except with `SlowDown`, a canned 503 in the server's stead.
 """
 
 import socket
@@ -69,6 +70,25 @@ class Refuse:
 class Throttle:
     """Forward the body at this many bytes a second."""
     rate: int
+
+
+@dataclass
+class Hold:
+    """Hold the request until `barrier` (a threading.Barrier) lets it go,
+    then forward it: requests of several clients released at one instant."""
+    barrier: object
+
+
+@dataclass
+class SlowDown:
+    """Answer `503 SlowDown` in the server's stead (the request's body is
+    read and dropped, never forwarded): S3's "reduce your request rate"."""
+
+
+SLOW_DOWN = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/xml\r\n"
+             b"Content-Length: 92\r\n\r\n"
+             b"<?xml version=\"1.0\"?><Error><Code>SlowDown</Code>"
+             b"<Message>Reduce your rate</Message></Error>")
 
 
 @dataclass
@@ -152,6 +172,18 @@ class FaultProxy:
                     self.faults.append((request, action))
             if isinstance(action, Refuse):
                 return
+            if isinstance(action, Hold):
+                try:
+                    action.barrier.wait()
+                except threading.BrokenBarrierError:
+                    pass
+            if isinstance(action, SlowDown):
+                if "100-continue" in request.headers.get("expect", ""):
+                    client.sendall(SLOW_DOWN)  # the body never comes: end here
+                    return
+                _drain(reader, request.length)
+                client.sendall(SLOW_DOWN)
+                continue
             if isinstance(action, Swallow):
                 swallow.set()
             server.sendall(head)
@@ -196,6 +228,14 @@ class FaultProxy:
         finally:
             if not swallow.is_set():
                 hard_close(client)
+
+
+def _drain(reader, length: int) -> None:
+    while length > 0:
+        chunk = reader.read(min(64 * 1024, length))
+        if not chunk:
+            raise ValueError("client closed mid-body")
+        length -= len(chunk)
 
 
 def read_head(reader) -> Optional[bytes]:
