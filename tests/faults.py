@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 from urllib.parse import parse_qs, urlsplit
 
+from loopback import AcceptLoop
+
 
 @dataclass
 class Request:
@@ -100,7 +102,7 @@ Rule = Callable[[Request], Optional[object]]
 
 
 @dataclass
-class FaultProxy:
+class FaultProxy(AcceptLoop):
     upstream: tuple
     rule: Optional[Rule] = None
     requests: list = field(default_factory=list)
@@ -108,36 +110,17 @@ class FaultProxy:
 
     def __post_init__(self):
         self.lock = threading.Lock()
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.listener.settimeout(0.2)
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
+        self._listen()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        return f"http://127.0.0.1:{self.port}"
 
     def reset(self, rule: Optional[Rule] = None) -> None:
         with self.lock:
             self.rule = rule
             self.requests.clear()
             self.faults.clear()
-
-    def stop(self) -> None:
-        self.stopped.set()
-        self.thread.join(timeout=5)
-        self.listener.close()
-
-    def _serve(self) -> None:
-        while not self.stopped.is_set():
-            try:
-                client, _ = self.listener.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self._connection, args=(client,), daemon=True).start()
 
     def _connection(self, client: socket.socket) -> None:
         try:

@@ -121,12 +121,15 @@ def test_four_racers_on_one_version_leave_exactly_one_row(
     by_etag = sum("another publish's object" in err for _, err, _ in results)
     if together:
         # All four sent their completion past their HEAD check. Garage
-        # refuses the completion of an upload older than a completed one
-        # (NoSuchUpload), but one older than none yet completes: at least
-        # one loser wrote the key, and only the ETag check stopped it.
+        # refuses the completion of an upload older than one completed
+        # (NoSuchUpload), but not of one older than none yet: mostly one or
+        # two losers write the key, and only the ETag check stops them (not
+        # asserted: which completes first is Garage's to decide; without the
+        # check, this case registered two rows and deleted the winner's
+        # object in every run tried but one).
         assert len([r for r in proxy.requests if completion(r)]) == 4
-        assert by_etag >= 1, results
     record_property("winners", codes.count(0))
+    record_property("stopped_by_etag", by_etag)
     report(capsys, record_property,
            f"race ({'together' if together else 'free'}): exits {codes}, {by_etag} by ETag",
            results, wall)

@@ -20,6 +20,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from loopback import AcceptLoop
+
 HOST = "localhost"  # what the fronts' good certificates name, with 127.0.0.1
 
 
@@ -80,7 +82,7 @@ class Ca:
         return cert_path, key_path
 
 
-class TlsFront:
+class TlsFront(AcceptLoop):
     """Listens on loopback with TLS (the certificate given) and forwards each
     connection's plain bytes to `upstream`. `handshakes` counts connections
     whose handshake completed: a client that refused the certificate never
@@ -90,32 +92,12 @@ class TlsFront:
         self.upstream = upstream
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.context.load_cert_chain(cert, key)
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.listener.settimeout(0.2)
-        self.port = self.listener.getsockname()[1]
         self.handshakes = 0
         self.lock = threading.Lock()
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
+        self._listen()
 
     def url(self, host: str = HOST) -> str:
         return f"https://{host}:{self.port}"
-
-    def stop(self) -> None:
-        self.stopped.set()
-        self.thread.join(timeout=5)
-        self.listener.close()
-
-    def _serve(self) -> None:
-        while not self.stopped.is_set():
-            try:
-                client, _ = self.listener.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self._connection, args=(client,), daemon=True).start()
 
     def _connection(self, client: socket.socket) -> None:
         client.settimeout(30)

@@ -66,12 +66,21 @@ impl CaBundle {
     }
 }
 
+/// The variables OpenSSL (and rustls-native-certs, which reads them) takes
+/// the system's roots from instead of the system store.
+const OPENSSL_VARS: [&str; 2] = ["SSL_CERT_FILE", "SSL_CERT_DIR"];
+
 /// The system's roots, loaded once: `SSL_CERT_FILE`/`SSL_CERT_DIR` or the
 /// system store. Certificates a TLS client cannot use as roots are left
 /// out (a system store may hold some), as the AWS SDK's loader would panic
 /// on them.
 fn system() -> &'static [CertificateDer<'static>] {
     static SYSTEM: LazyLock<Vec<CertificateDer<'static>>> = LazyLock::new(|| {
+        let given: Vec<&str> = OPENSSL_VARS
+            .into_iter()
+            .filter(|name| std::env::var_os(name).is_some())
+            .collect();
+        tracing::debug!("system CA certificates from {given:?} (the system store when empty)");
         let loaded = rustls_native_certs::load_native_certs();
         for err in &loaded.errors {
             tracing::warn!("a system CA certificate could not be loaded: {err}");
