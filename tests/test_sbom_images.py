@@ -5,6 +5,7 @@ both archive layouts, layers plain, gzip or zstd; and documents that the
 formats' validators accept."""
 
 import json
+import shutil
 import subprocess
 from urllib.parse import unquote
 
@@ -90,3 +91,39 @@ def test_the_same_image_gives_the_same_bytes_in_either_layout(cli):
     classic = document(cli, archive("debian-app", "classic", "gzip")).stdout
     assert classic == document(cli, archive("debian-app", "oci", "gzip")).stdout
     assert classic == document(cli, archive("debian-app", "classic", None)).stdout
+
+
+def test_an_oci_layout_folder_is_the_image_its_archive_is(cli, tmp_path):
+    """The Docker 25+ archive unpacked is an OCI layout; without its
+    manifest.json the layers are ordered by index.json alone. The folder
+    gives the document the archive gives, and syft's `oci-dir:` finds the
+    same packages in it."""
+    layout = tmp_path / "layout"
+    shutil.copytree(sbom_fixtures.image_layout("debian-app", "gzip"), layout)
+    (layout / "manifest.json").unlink()
+    from_folder = document(cli, layout).stdout
+    assert from_folder == document(cli, archive("debian-app", "oci", "gzip")).stdout
+    assert purls(json.loads(from_folder)) == syft_oracle.syft_purls(f"oci-dir:{layout}")
+
+
+def test_skopeos_oci_layout_has_the_packages_syft_finds(cli, tmp_path):
+    """skopeo writes a layout with only index.json, naming the image by its
+    OCI tag: the packages are syft's, the tag is the root's."""
+    layout = tmp_path / "skopeo"
+    subprocess.run(["skopeo", "copy", "--quiet",
+                    f"docker-archive:{archive('debian-app', 'classic', 'gzip')}",
+                    f"oci:{layout}:7"], check=True, capture_output=True)
+    assert not (layout / "manifest.json").exists()
+    bom = json.loads(document(cli, layout).stdout)
+    assert purls(bom) == syft_oracle.IN_IMAGES["debian-app"]
+    assert purls(bom) == syft_oracle.syft_purls(f"oci-dir:{layout}")
+    root = bom["metadata"]["component"]
+    assert {"name": "publish-artifact:image:tag", "value": "7"} in root["properties"]
+
+
+def test_a_folder_that_is_no_layout_is_refused(cli, tmp_path):
+    (tmp_path / "blobs").mkdir()
+    run = cli("sbom", "--file", tmp_path)
+    assert run.returncode == 2, run.stderr
+    assert f"{tmp_path} is a directory without index.json" in run.stderr
+    assert run.stdout == ""

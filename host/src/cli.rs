@@ -58,7 +58,7 @@ pub enum Command {
     /// Image tarballs: check one is the image a registry digest names.
     #[command(subcommand)]
     Image(ImageCommand),
-    /// Write the SBOM of an image tarball or a model file (CycloneDX or SPDX JSON), offline.
+    /// Write the SBOM of an image (tarball or OCI layout) or a model file (CycloneDX or SPDX JSON), offline.
     Sbom(SbomArgs),
     /// Abort incomplete multipart uploads left by a killed publish (kill -9, power cut).
     // clap's usage line in an error repeats the flags given as if they were
@@ -224,7 +224,8 @@ pub struct PromoteArgs {
 
 #[derive(Debug, Args)]
 pub struct SbomArgs {
-    /// The model file (or any file that is not an image) to describe.
+    /// The image to describe (a docker-archive tarball, an OCI archive or
+    /// an OCI image layout directory), or a model file (any other file).
     #[arg(long, value_name = "PATH")]
     pub file: PathBuf,
     #[arg(long, value_enum, default_value_t = SbomFormat::CyclonedxJson)]

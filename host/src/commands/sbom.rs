@@ -5,11 +5,13 @@ use super::{file_name, open_input, sha256_of, usage};
 use crate::cli::{SbomArgs, SbomFormat};
 use crate::config;
 use crate::failure::{Class, ClassExt, Failure};
+use crate::image::oci_layout::DirectoryTar;
 use crate::output::AtomicOutput;
 use crate::sbom::document::{Bom, ModelFacts, creation_time};
 use crate::sbom::model::{MAX_MODEL_CARD, model_bom, parse_model_card};
 use crate::sbom::{cyclonedx, image, spdx};
 use std::io::{Read, Write};
+use std::path::Path;
 use std::time::SystemTime;
 
 pub fn run(args: &SbomArgs) -> Result<(), Failure> {
@@ -54,8 +56,12 @@ pub fn run(args: &SbomArgs) -> Result<(), Failure> {
     write(&bom, args)
 }
 
-/// The image's document, when the file is a docker-archive tarball.
+/// The image's document, when the file is a docker-archive tarball or an
+/// OCI image layout (a directory, or a tar of one).
 fn image_bom(args: &SbomArgs, created: SystemTime) -> Result<Option<Bom>, Failure> {
+    if args.file.is_dir() {
+        return layout_bom(&args.file, created).map(Some);
+    }
     let mut head = Vec::with_capacity(512);
     open_input(&args.file)?
         .take(512)
@@ -68,6 +74,24 @@ fn image_bom(args: &SbomArgs, created: SystemTime) -> Result<Option<Bom>, Failur
     image::scan(open_input(&args.file)?, created)
         .map_err(|why| anyhow::anyhow!("{} {why}", args.file.display()))
         .class(Class::Input)
+}
+
+fn layout_bom(dir: &Path, created: SystemTime) -> Result<Bom, Failure> {
+    let not_an_image = || {
+        usage(format!(
+            "{} is a directory without index.json: give an image tarball, a model file or \
+             an OCI image layout directory",
+            dir.display()
+        ))
+    };
+    let stream = DirectoryTar::open(dir)
+        .map_err(|err| anyhow::anyhow!("cannot read {}: {err}", dir.display()))
+        .class(Class::Input)?
+        .ok_or_else(not_an_image)?;
+    image::scan(stream, created)
+        .map_err(|why| anyhow::anyhow!("{} {why}", dir.display()))
+        .class(Class::Input)?
+        .ok_or_else(not_an_image)
 }
 
 /// What could not be read goes into the document and, one line each, to

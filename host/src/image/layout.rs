@@ -46,6 +46,9 @@ pub struct IndexEntry {
     pub digest: String,
     #[serde(default)]
     pub platform: Option<Platform>,
+    /// An OCI layout's names for the image (`org.opencontainers.image.ref.name`).
+    #[serde(default)]
+    pub annotations: Option<std::collections::HashMap<String, String>>,
 }
 
 #[derive(Deserialize)]

@@ -14,6 +14,8 @@
 //!   entries offered to a `LayerVisitor` (an SBOM's catalogers);
 //! - `visit`: what a visitor sees and answers, and the scan's bounds;
 //! - `layer`: one member read to its end, inflated and walked if a layer;
+//! - `oci_layout`: an OCI image layout directory as the tar stream the
+//!   scan reads, and the images its index.json names;
 //! - `tar_walk`: tar headers read within bounds (long names, pax headers);
 //! - `binding`: the checks, and the `Read` wrapper publish reads through,
 //!   the scan's first user.
@@ -25,6 +27,7 @@ pub mod binding;
 mod layer;
 pub mod layout;
 pub mod manifest;
+pub mod oci_layout;
 pub mod reference;
 pub mod scan;
 mod tar_walk;

@@ -1,13 +1,14 @@
 //! The SBOM of a docker-archive tarball: one scan feeds the squash (and
 //! whatever else reads through it), then manifest.json orders the layers
-//! and names the image.
+//! (or, in an OCI layout, index.json) and names the image.
 
 use super::catalogers;
 use super::document::{Bom, ImageFacts, Subject};
 use super::squash::Squasher;
 use crate::image::BoundImage;
 use crate::image::layout::{self, ArchiveImage, ImageConfig};
-use crate::image::scan::{Scanned, normalize};
+use crate::image::oci_layout;
+use crate::image::scan::{Contents, Scanned, normalize};
 use crate::image::{Limits, Scan};
 use std::io::Read;
 use std::time::SystemTime;
@@ -17,8 +18,8 @@ pub fn looks_like_tar(head: &[u8]) -> bool {
     head.get(257..262) == Some(b"ustar")
 }
 
-/// Reads `input` once, through the scan; `None` when it is a tar without
-/// manifest.json (not an image).
+/// Reads `input` once, through the scan; `None` when it is a tar that is
+/// not an image.
 pub fn scan(input: impl Read + Send, created: SystemTime) -> Result<Option<Bom>, String> {
     let mut scan = Scan::with_visitor(input, Squasher::new(catalogers()), Limits::default());
     std::io::copy(&mut scan, &mut std::io::sink())
@@ -27,8 +28,8 @@ pub fn scan(input: impl Read + Send, created: SystemTime) -> Result<Option<Bom>,
     bom_of(scanned, None, created)
 }
 
-/// The document of a finished scan; `None` when the tar has no
-/// manifest.json. A `bound` image (publish `--image-ref`) names the
+/// The document of a finished scan; `None` when the tar has neither
+/// manifest.json nor index.json. A `bound` image (publish `--image-ref`) names the
 /// subject by its repository and the manifest digest pushed.
 pub fn bom_of(
     scanned: Scanned<Squasher>,
@@ -36,16 +37,8 @@ pub fn bom_of(
     created: SystemTime,
 ) -> Result<Option<Bom>, String> {
     let contents = &scanned.contents;
-    let Some(manifest) = contents
-        .file("manifest.json")
-        .and_then(|m| m.content.as_deref())
-    else {
+    let Some(image) = the_image(contents)? else {
         return Ok(None);
-    };
-    let images: Vec<ArchiveImage> =
-        layout::parse(manifest).map_err(|why| format!("has a manifest.json that {why}"))?;
-    let Some(image) = images.first() else {
-        return Err("has a manifest.json that lists no image".into());
     };
     let order: Vec<String> = image.layers.iter().map(|layer| normalize(layer)).collect();
     let squasher = scanned.visitor.ok_or("was not scanned for its layers")?;
@@ -76,6 +69,48 @@ pub fn bom_of(
     let mut bom = Bom::new(Subject::Image(facts), squashed.packages, created);
     bom.problems = squashed.problems;
     Ok(Some(bom))
+}
+
+/// The image an archive's manifest.json lists first, or else the one its
+/// index.json names (an OCI layout); `None` when it has neither. A layout's
+/// manifest digest is not the subject's: like an unbound tarball's, the
+/// image is named by its config until a push binds it.
+fn the_image(contents: &Contents) -> Result<Option<ArchiveImage>, String> {
+    if let Some(manifest) = contents
+        .file("manifest.json")
+        .and_then(|m| m.content.as_deref())
+    {
+        let mut images: Vec<ArchiveImage> =
+            layout::parse(manifest).map_err(|why| format!("has a manifest.json that {why}"))?;
+        if images.is_empty() {
+            return Err("has a manifest.json that lists no image".into());
+        }
+        return Ok(Some(images.swap_remove(0)));
+    }
+    let Some(mut images) = oci_layout::images(contents)? else {
+        return Ok(None);
+    };
+    match images.len() {
+        0 => Err("has an index.json that names no image".into()),
+        1 => Ok(Some(images.remove(0).image)),
+        _ => {
+            let platforms: Vec<String> = images
+                .iter()
+                .map(|image| {
+                    image
+                        .platform
+                        .clone()
+                        .unwrap_or(image.manifest_digest.clone())
+                })
+                .collect();
+            Err(format!(
+                "has an index.json that names {} images ({}): an SBOM describes one; copy one \
+                 out first (skopeo copy --override-arch ARCH)",
+                images.len(),
+                platforms.join(", ")
+            ))
+        }
+    }
 }
 
 /// `registry:5000/acme/loader:7` -> `registry:5000/acme/loader`: the tag is
