@@ -16,8 +16,12 @@ ROOT = Path(__file__).resolve().parent.parent
 BLOCK = 1 << 20  # the format's block size (wit/seal.wit)
 
 # Variables of the contract and of the tool: never inherited from whoever
-# runs the tests, so a developer's real credentials cannot leak in.
-OWN_VARIABLES = ("S3_", "ADMIN_API_", "CDN_PUBLIC_BASE_URL", "PLUGIN_", "PUBLISH_ARTIFACT_")
+# runs the tests, so a developer's real credentials cannot leak in. The TLS
+# roots too (a machine may set AWS_CA_BUNDLE and SSL_CERT_FILE to its system
+# bundle): tests/test_tls.py sets them itself, and the plain name would win
+# over the PLUGIN_ one it tries.
+OWN_VARIABLES = ("S3_", "ADMIN_API_", "CDN_PUBLIC_BASE_URL", "PLUGIN_", "PUBLISH_ARTIFACT_",
+                 "AWS_CA_BUNDLE", "SSL_CERT_")
 
 
 def binary_path() -> Path:

@@ -9,7 +9,8 @@ Rules are plain functions of the request and decide its fate:
 
 `req.attempt` counts the requests with the same method and target, so "the
 first time only" is easy to say. Nothing here knows S3 beyond the query words
-`partNumber` and `uploads`; the proxy forwards bytes, it never answers itself.
+`partNumber` and `uploads`; the proxy forwards bytes and never answers itself,
+except with `SlowDown`, a canned 503 in the server's stead.
 """
 
 import socket
@@ -19,6 +20,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 from urllib.parse import parse_qs, urlsplit
+
+from loopback import AcceptLoop
 
 
 @dataclass
@@ -72,6 +75,25 @@ class Throttle:
 
 
 @dataclass
+class Hold:
+    """Hold the request until `barrier` (a threading.Barrier) lets it go,
+    then forward it: requests of several clients released at one instant."""
+    barrier: object
+
+
+@dataclass
+class SlowDown:
+    """Answer `503 SlowDown` in the server's stead (the request's body is
+    read and dropped, never forwarded): S3's "reduce your request rate"."""
+
+
+SLOW_DOWN = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/xml\r\n"
+             b"Content-Length: 92\r\n\r\n"
+             b"<?xml version=\"1.0\"?><Error><Code>SlowDown</Code>"
+             b"<Message>Reduce your rate</Message></Error>")
+
+
+@dataclass
 class Swallow:
     """Forward the request, never the response (the client must time out)."""
 
@@ -80,7 +102,7 @@ Rule = Callable[[Request], Optional[object]]
 
 
 @dataclass
-class FaultProxy:
+class FaultProxy(AcceptLoop):
     upstream: tuple
     rule: Optional[Rule] = None
     requests: list = field(default_factory=list)
@@ -88,36 +110,17 @@ class FaultProxy:
 
     def __post_init__(self):
         self.lock = threading.Lock()
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.listener.settimeout(0.2)
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
+        self._listen()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        return f"http://127.0.0.1:{self.port}"
 
     def reset(self, rule: Optional[Rule] = None) -> None:
         with self.lock:
             self.rule = rule
             self.requests.clear()
             self.faults.clear()
-
-    def stop(self) -> None:
-        self.stopped.set()
-        self.thread.join(timeout=5)
-        self.listener.close()
-
-    def _serve(self) -> None:
-        while not self.stopped.is_set():
-            try:
-                client, _ = self.listener.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self._connection, args=(client,), daemon=True).start()
 
     def _connection(self, client: socket.socket) -> None:
         try:
@@ -152,6 +155,18 @@ class FaultProxy:
                     self.faults.append((request, action))
             if isinstance(action, Refuse):
                 return
+            if isinstance(action, Hold):
+                try:
+                    action.barrier.wait()
+                except threading.BrokenBarrierError:
+                    pass
+            if isinstance(action, SlowDown):
+                if "100-continue" in request.headers.get("expect", ""):
+                    client.sendall(SLOW_DOWN)  # the body never comes: end here
+                    return
+                _drain(reader, request.length)
+                client.sendall(SLOW_DOWN)
+                continue
             if isinstance(action, Swallow):
                 swallow.set()
             server.sendall(head)
@@ -196,6 +211,14 @@ class FaultProxy:
         finally:
             if not swallow.is_set():
                 hard_close(client)
+
+
+def _drain(reader, length: int) -> None:
+    while length > 0:
+        chunk = reader.read(min(64 * 1024, length))
+        if not chunk:
+            raise ValueError("client closed mid-body")
+        length -= len(chunk)
 
 
 def read_head(reader) -> Optional[bytes]:

@@ -110,17 +110,51 @@ pub fn idempotency_key() -> anyhow::Result<String> {
     Ok(hex::encode(bytes))
 }
 
-pub fn client() -> anyhow::Result<reqwest::Client> {
-    let timeout = std::env::var(TIMEOUT_VAR)
+fn attempt_timeout() -> Duration {
+    std::env::var(TIMEOUT_VAR)
         .ok()
         .and_then(|value| value.parse::<f64>().ok())
         .filter(|seconds| *seconds > 0.0)
-        .map_or(DEFAULT_TIMEOUT, Duration::from_secs_f64);
-    Ok(reqwest::Client::builder()
+        .map_or(DEFAULT_TIMEOUT, Duration::from_secs_f64)
+}
+
+pub fn client() -> anyhow::Result<reqwest::Client> {
+    let timeout = attempt_timeout();
+    let builder = crate::trust::Roots::https().reqwest(reqwest::Client::builder());
+    Ok(builder
         .connect_timeout(Duration::from_secs(10).min(timeout))
         .timeout(timeout)
         .user_agent(concat!("publish-artifact/", env!("CARGO_PKG_VERSION")))
         .build()?)
+}
+
+/// Before anything is sealed or copied: an admin API behind HTTPS whose
+/// certificate we would refuse fails now (exit 5), not after the object is
+/// in the bucket. Only a TLS handshake is made, no request is sent, so an
+/// admin API that is down or slow now is left to the registration's own
+/// retries and deadlines.
+pub async fn check_trust(config: &AdminConfig) -> Result<(), crate::failure::Failure> {
+    let Ok(url) = reqwest::Url::parse(&config.publish_url) else {
+        return Ok(());
+    };
+    if url.scheme() != "https" {
+        return Ok(());
+    }
+    let deadline = Duration::from_secs(10).min(attempt_timeout());
+    crate::trust::Roots::https()
+        .check(&url, deadline)
+        .await
+        .map_err(|problem| {
+            crate::failure::Failure::new(
+                crate::failure::Class::Registration,
+                anyhow::anyhow!("cannot trust the admin API at {}: {problem}", origin(&url)),
+            )
+        })
+}
+
+/// `https://host:port` of a URL: the endpoint, without path or query.
+fn origin(url: &reqwest::Url) -> String {
+    url.origin().ascii_serialization()
 }
 
 /// Posts the registration; returns how many attempts it took. Connection
@@ -157,6 +191,13 @@ pub async fn register(
                 });
             }
             Ok(response) => last = format!("HTTP {}", response.status()),
+            // The same certificate would be refused again: no retry.
+            Err(err) if let Some(problem) = crate::trust::problem(&err) => {
+                let endpoint = err.url().map_or_else(String::new, origin);
+                return Err(RegistrationError::Request(format!(
+                    "cannot trust the admin API at {endpoint}: {problem}"
+                )));
+            }
             Err(err) if err.is_connect() || err.is_timeout() || err.is_request() => {
                 // A connection that never opened carried nothing; any other
                 // failure may have lost the answer to a request that arrived.

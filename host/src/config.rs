@@ -37,6 +37,8 @@ pub struct S3Config {
     pub secret_key: Secret,
     pub bucket: String,
     pub region: String,
+    /// `AWS_CA_BUNDLE`'s CA certificates, trusted beside the system's.
+    pub ca_bundle: Option<crate::trust::CaBundle>,
 }
 
 #[derive(Debug)]
@@ -88,6 +90,9 @@ impl S3Config {
             secret_key: Secret::new(get("S3_SECRET_KEY")),
             bucket,
             region: lookup("S3_REGION").unwrap_or_else(|| DEFAULT_REGION.into()),
+            ca_bundle: lookup(crate::trust::CA_BUNDLE_VAR)
+                .map(|path| crate::trust::CaBundle::read(std::path::Path::new(&path)))
+                .transpose()?,
         })
     }
 }

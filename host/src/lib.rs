@@ -12,7 +12,8 @@
 //! - `publishing/`: what publish and promote share to stay all or nothing;
 //! - `commands/`: one module per subcommand, wiring the domains together;
 //! - the rest is shared plumbing: command line, configuration, secrets,
-//!   failure classes, output files, progress, logging and URLs fit to print.
+//!   failure classes, output files, progress, logging, URLs fit to print
+//!   and whom TLS trusts (`trust`).
 
 pub mod admin;
 pub mod attest;
@@ -31,3 +32,4 @@ pub mod sbom;
 pub mod sealing;
 pub mod secrets;
 pub mod store;
+pub mod trust;

@@ -204,7 +204,8 @@ pub fn download_source(
                     anyhow::anyhow!("--url {url:?} is not a URL: {err}")
                 })
                 .class(Class::Usage)?;
-            let client = reqwest::Client::builder()
+            let client = crate::trust::Roots::https()
+                .reqwest(reqwest::Client::builder())
                 .connect_timeout(std::time::Duration::from_secs(10))
                 .read_timeout(std::time::Duration::from_secs(60))
                 .build()

@@ -269,6 +269,7 @@ pub fn run(args: &PromoteArgs) -> Result<(), Failure> {
     };
     let signer = keys.signer.as_ref().expect("loaded unless a dry run");
     let run_id = admin::idempotency_key().class(Class::Internal)?;
+    tokio.block_on(admin::check_trust(&env.admin))?;
     let mut staged = claim(&tokio, &bucket, &plan.target_key, args.replace, &run_id, "")?;
     // From here the target key may hold our copy: undoing removes it (or
     // puts a replaced object back) whether or not the copy completed.

@@ -139,6 +139,7 @@ pub fn run(args: &PublishArgs) -> Result<(), Failure> {
     let http = admin::client().class(Class::Internal)?;
     let publish_id = admin::idempotency_key().class(Class::Internal)?;
     let object_key = names.object_key();
+    tokio.block_on(admin::check_trust(&env.admin))?;
 
     let key = Key::generate().class(Class::Internal)?;
     let place = (&tokio, &runtime, &bucket);
@@ -332,7 +333,8 @@ fn seal_checked<I: std::io::Read + Send>(
         .as_slice()
         .try_into()
         .class(Class::Internal)?;
-    check_stored(tokio, bucket, object_key, report.summary.object_length).class(Class::Storage)?;
+    let sent = (report.summary.object_length, upload.e_tag.as_deref());
+    check_stored(tokio, bucket, object_key, sent).map_err(|err| stored_failure(err, staged))?;
     let Finished { image, scanned } = input.finish()?;
     Ok(Stored {
         report,
@@ -366,26 +368,31 @@ fn register(
 }
 
 /// The bytes the server stored must be the bytes we hashed: every body
-/// went up with its Content-MD5, and the whole must have the length we
-/// sent. A signal that came meanwhile stops us before the row exists.
+/// went up with its Content-MD5, and the whole must be our write (its ETag)
+/// of the length we sent. A signal that came meanwhile stops us before the
+/// row exists.
 fn check_stored(
     tokio: &AsyncRuntime,
     bucket: &Bucket,
     object_key: &str,
-    sent: u64,
+    (sent, e_tag): (u64, Option<&str>),
 ) -> anyhow::Result<()> {
     tokio
-        .block_on(stoppable(async {
-            match bucket.head(object_key).await? {
-                Some(info) if info.size == sent => Ok(()),
-                Some(info) => anyhow::bail!(
-                    "the stored object is {} bytes, but {sent} were sent",
-                    info.size
-                ),
-                None => anyhow::bail!("the uploaded object is not in the bucket"),
-            }
-        }))
+        .block_on(stoppable(upload::check_stored(
+            bucket, object_key, sent, e_tag,
+        )))
         .and_then(|()| not_interrupted())
+}
+
+/// Someone else's object at our key (exit 8) is not ours to undo: it stays.
+fn stored_failure(err: anyhow::Error, staged: &mut Staged<'_>) -> Failure {
+    match err.is::<upload::NotOurs>() {
+        true => {
+            staged.disown();
+            Failure::new(Class::Exists, err)
+        }
+        false => Failure::new(Class::Storage, err),
+    }
 }
 
 /// The one-line summary on stderr.

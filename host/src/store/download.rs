@@ -58,7 +58,7 @@ impl Source {
                     .get(url)
                     .send()
                     .await
-                    .map_err(|err| anyhow!("GET {what}: {}", err.without_url()))?;
+                    .map_err(|err| anyhow!("GET {what}: {}", request_failed(err).cause()))?;
                 match response.status() {
                     reqwest::StatusCode::NOT_FOUND => return Ok(None),
                     status if !status.is_success() => bail!("GET {what}: {}", http_refusal(status)),
@@ -131,6 +131,24 @@ enum DownloadError {
     Fatal(anyhow::Error),
 }
 
+impl DownloadError {
+    fn cause(self) -> anyhow::Error {
+        match self {
+            Self::Retry(err) | Self::Fatal(err) => err,
+        }
+    }
+}
+
+/// A request that got no answer: worth another try, unless the server's
+/// certificate was refused, which it would be again. (reqwest's own text
+/// ends with the whole URL: the caller names the object.)
+fn request_failed(err: reqwest::Error) -> DownloadError {
+    match crate::trust::problem(&err) {
+        Some(problem) => DownloadError::Fatal(anyhow!(problem)),
+        None => DownloadError::Retry(err.without_url().into()),
+    }
+}
+
 async fn open(source: &Source, offset: u64) -> Result<Opened, DownloadError> {
     let range = (offset > 0).then(|| format!("bytes={offset}-"));
     match source {
@@ -139,10 +157,7 @@ async fn open(source: &Source, offset: u64) -> Result<Opened, DownloadError> {
             if let Some(range) = &range {
                 request = request.header(reqwest::header::RANGE, range);
             }
-            let response = request
-                .send()
-                .await
-                .map_err(|err| DownloadError::Retry(err.without_url().into()))?;
+            let response = request.send().await.map_err(request_failed)?;
             let status = response.status();
             if status.is_server_error() {
                 return Err(DownloadError::Retry(anyhow!("HTTP {status}")));

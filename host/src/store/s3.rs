@@ -72,6 +72,7 @@ pub fn client(config: &S3Config) -> Client {
         .credentials_provider(credentials)
         .region(Region::new(config.region.clone()))
         .endpoint_url(&config.endpoint)
+        .http_client(https_client(config))
         // Self-hosted servers rarely have wildcard DNS for bucket hosts.
         .force_path_style(true)
         // Since 2025 the SDK sends and demands CRC checksums by default,
@@ -94,6 +95,21 @@ pub fn client(config: &S3Config) -> Client {
         )
         .build();
     Client::from_conf(conf)
+}
+
+/// The SDK's own HTTPS client (hyper and rustls with aws-lc), trusting the
+/// roots `trust` decides for S3: the system's and `AWS_CA_BUNDLE`'s.
+fn https_client(config: &S3Config) -> aws_sdk_s3::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{self, TlsContext, rustls_provider::CryptoMode};
+    let roots = crate::trust::Roots::s3(config.ca_bundle.as_ref());
+    let context = TlsContext::builder()
+        .with_trust_store(roots.smithy())
+        .build()
+        .expect("a trust store alone always builds");
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+        .tls_context(context)
+        .build_https()
 }
 
 /// What HEAD says of an object.
@@ -269,7 +285,7 @@ impl Bucket {
             .copy_parts(&source, to, &upload_id, size, &action)
             .await;
         let completed = match copied {
-            Ok(parts) => self.complete(to, &upload_id, parts, false).await,
+            Ok(parts) => self.complete(to, &upload_id, parts, false).await.map(drop),
             Err(err) => Err(err),
         };
         if let Err(err) = &completed
@@ -323,14 +339,15 @@ impl Bucket {
     }
 
     /// Completes a multipart upload; with `if_absent`, only if no object
-    /// exists at `key` yet (`If-None-Match: *`).
+    /// exists at `key` yet (`If-None-Match: *`). Returns the ETag the
+    /// server gave the object, which tells it from another writer's.
     pub async fn complete(
         &self,
         key: &str,
         upload_id: &str,
         parts: Vec<CompletedPart>,
         if_absent: bool,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<Option<String>> {
         let mut request = self
             .client
             .complete_multipart_upload()
@@ -350,11 +367,30 @@ impl Bucket {
             .config_override(attempt_timeout(long_attempt_timeout()))
             .send()
             .await
-            .map(drop)
+            .map(|completed| completed.e_tag().map(str::to_string))
             .map_err(|err| match precondition_failed(&err) {
                 true => AlreadyExists(key.to_string()).into(),
                 false => self.explain(err, "completing the multipart upload"),
             })
+    }
+
+    /// The ids of the multipart uploads of exactly `key` that are in
+    /// progress (not completed, not aborted).
+    pub async fn uploads_of(&self, key: &str) -> anyhow::Result<Vec<String>> {
+        let listed = self
+            .client
+            .list_multipart_uploads()
+            .bucket(self.name())
+            .prefix(key)
+            .send()
+            .await
+            .map_err(|err| self.explain(err, &format!("listing the uploads of {key}")))?;
+        Ok(listed
+            .uploads()
+            .iter()
+            .filter(|upload| upload.key() == Some(key))
+            .filter_map(|upload| upload.upload_id().map(str::to_string))
+            .collect())
     }
 
     /// Aborts a multipart upload and makes sure no part survives it: a part
@@ -465,6 +501,13 @@ where
     R: std::fmt::Debug + HttpStatus,
 {
     match err {
+        SdkError::DispatchFailure(failure)
+            if let Some(problem) = failure
+                .as_connector_error()
+                .and_then(|err| crate::trust::problem(err)) =>
+        {
+            format!("cannot trust the S3 endpoint {endpoint}: {problem}")
+        }
         SdkError::DispatchFailure(failure) => format!(
             "cannot reach the S3 endpoint {endpoint} ({})",
             failure

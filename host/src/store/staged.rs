@@ -81,6 +81,12 @@ impl<'a> Staged<'a> {
         self.uploaded = true;
     }
 
+    /// The object at the key turned out to be another publish's (it wrote
+    /// after us): undoing must leave it, and put nothing back over it.
+    pub fn disown(&mut self) {
+        self.uploaded = false;
+    }
+
     /// A sidecar is in the bucket now: it goes with the object.
     pub fn add_companion(&mut self, key: String) {
         self.companions.push(key);

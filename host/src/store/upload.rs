@@ -12,6 +12,12 @@
 //!   publishes of one version only one wins. Servers that ignore the header
 //!   (Garage 2.5 does) get a HEAD right before that write instead, which
 //!   leaves a race window of one request rather than of the whole seal;
+//! - on such servers two publishes can still both write inside that window,
+//!   and the later write wins. So after our write, any other upload of the
+//!   key started meanwhile is waited for (briefly), and `check_stored` then
+//!   compares the stored object's ETag with the one our write got back: a
+//!   publish that finds someone else's bytes stops (`NotOurs`) and leaves
+//!   them, so no row ever names an object that is not its own;
 //! - a multipart upload that fails, or is stopped by a signal, is aborted,
 //!   and the abort is checked (no part is left behind);
 //! - the upload ends when the sealer's channel closes without `End`: a seal
@@ -64,6 +70,9 @@ pub struct UploadReport {
     pub parts: usize,
     /// Bodies sent again after the server found them damaged on the wire.
     pub resent: u32,
+    /// The ETag the server answered our write with (`None` if it gave none).
+    #[serde(skip)]
+    pub e_tag: Option<String>,
 }
 
 /// The part size for an input of this size: large enough that even an
@@ -144,15 +153,28 @@ pub async fn upload(
             if if_absent {
                 still_absent(bucket, key).await?;
             }
-            put_single(bucket, key, if_absent, first, &resent, OBJECT).await?;
+            let e_tag = put_single(bucket, key, if_absent, first, &resent, OBJECT).await?;
             return Ok(UploadReport {
                 method: "single",
                 parts: 1,
                 resent: resent.load(Ordering::Relaxed),
+                e_tag,
             });
         }
         Some(Chunk::Part(part)) => part,
         None => anyhow::bail!("sealing stopped; nothing was uploaded"),
+    };
+    // The uploads of this key already there are older than ours: on a
+    // server that orders writes by their start (Garage), none can win over
+    // ours, and one may be a killed publish's that never ends.
+    // A server that cannot list them only loses the wait, not the check.
+    let earlier = match if_absent {
+        true => bucket
+            .uploads_of(key)
+            .await
+            .inspect_err(|err| tracing::warn!("{err:#}; racing uploads are not waited for"))
+            .ok(),
+        false => None,
     };
     let created = bucket
         .client()
@@ -172,11 +194,17 @@ pub async fn upload(
         Err(err) => Err(err),
     };
     match completed {
-        Ok(parts) => Ok(UploadReport {
-            method: "multipart",
-            parts,
-            resent: resent.load(Ordering::Relaxed),
-        }),
+        Ok((parts, e_tag)) => {
+            if let Some(earlier) = earlier {
+                wait_for_racers(bucket, key, &earlier).await;
+            }
+            Ok(UploadReport {
+                method: "multipart",
+                parts,
+                resent: resent.load(Ordering::Relaxed),
+                e_tag,
+            })
+        }
         Err(err) => {
             abort_in_time(bucket, key, &upload_id).await;
             Err(explain_race(bucket, key, if_absent, err).await)
@@ -209,13 +237,106 @@ async fn complete(
     upload_id: &str,
     parts: Vec<CompletedPart>,
     if_absent: bool,
-) -> anyhow::Result<usize> {
+) -> anyhow::Result<(usize, Option<String>)> {
     let count = parts.len();
     if if_absent {
         still_absent(bucket, key).await?;
     }
-    bucket.complete(key, upload_id, parts, if_absent).await?;
-    Ok(count)
+    let e_tag = bucket.complete(key, upload_id, parts, if_absent).await?;
+    Ok((count, e_tag))
+}
+
+/// How long a completed upload waits for the other uploads of its key that
+/// started after it. One that is past its own HEAD check completes within
+/// a request; one still sending parts meets our object at that check and
+/// aborts: so this is short in a race, and bounded when an upload is
+/// simply slow.
+const RACER_WAIT: Duration = Duration::from_secs(10);
+const RACER_POLL: Duration = Duration::from_millis(200);
+
+/// Waits until no upload of `key` is in progress that was not in `earlier`
+/// (those started before ours). An upload started after ours writes a
+/// newer version, which wins on a server that ignores `If-None-Match`; once
+/// it has completed or aborted, the stored object's ETag says who won.
+/// Never fails: our object is complete, and whatever stops the wait (a
+/// signal, a failed listing) leaves the decision to `check_stored`.
+async fn wait_for_racers(bucket: &Bucket, key: &str, earlier: &[String]) {
+    let deadline = tokio::time::Instant::now() + RACER_WAIT;
+    loop {
+        let racing = match bucket.uploads_of(key).await {
+            Ok(ids) => ids.iter().filter(|id| !earlier.contains(id)).count(),
+            Err(err) => {
+                tracing::warn!("{err:#}; the stored object's ETag decides");
+                return;
+            }
+        };
+        if racing == 0 {
+            return;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            tracing::warn!(
+                "{racing} other upload(s) of {key} still in progress after {RACER_WAIT:?}; \
+                 the stored object's ETag decides"
+            );
+            return;
+        }
+        if interrupt::guard(tokio::time::sleep(RACER_POLL))
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// The object at the key is not the one this publish wrote: another
+/// publish of the same version wrote after us (a server that ignores
+/// `If-None-Match`). Its bytes are its own: they stay, and we register
+/// nothing.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "s3://{bucket}/{key} holds another publish's object (ETag {found}; this publish wrote \
+     {ours}): another publish of this version won the race, so its object stays and no row \
+     was registered for ours"
+)]
+pub struct NotOurs {
+    bucket: String,
+    key: String,
+    found: String,
+    ours: String,
+}
+
+/// The stored object must be the one we wrote: the ETag our write got back
+/// (when the server gave one) and the size we sent. Asked right after the
+/// write, before the sidecars and the row: a racing write that lands later
+/// meets our object at its own HEAD check.
+pub async fn check_stored(
+    bucket: &Bucket,
+    key: &str,
+    sent: u64,
+    e_tag: Option<&str>,
+) -> anyhow::Result<()> {
+    let Some(info) = bucket.head(key).await? else {
+        anyhow::bail!("the uploaded object is not in the bucket");
+    };
+    if let (Some(ours), Some(found)) = (e_tag, info.e_tag.as_deref())
+        && ours != found
+    {
+        return Err(NotOurs {
+            bucket: bucket.name().to_string(),
+            key: key.to_string(),
+            found: found.to_string(),
+            ours: ours.to_string(),
+        }
+        .into());
+    }
+    if info.size != sent {
+        anyhow::bail!(
+            "the stored object is {} bytes, but {sent} were sent",
+            info.size
+        );
+    }
+    Ok(())
 }
 
 /// The HEAD check right before the write that creates the object, for
@@ -262,7 +383,9 @@ pub async fn put_file(
         action: "uploading a sidecar",
         content_type: Some(content_type),
     };
-    put_single(bucket, key, if_absent, body, &AtomicU32::new(0), file).await
+    put_single(bucket, key, if_absent, body, &AtomicU32::new(0), file)
+        .await
+        .map(drop)
 }
 
 /// What a single PUT is, for its request and its error messages.
@@ -283,7 +406,7 @@ async fn put_single(
     body: Bytes,
     resent: &AtomicU32,
     what: Single<'_>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<String>> {
     let md5 = content_md5(&body);
     let sent = resend_when_damaged(what.action, resent, || {
         let mut request = bucket
@@ -305,7 +428,7 @@ async fn put_single(
     // A signal while the PUT is in flight leaves it be: it is one request
     // with a deadline, and the caller deletes an object it must not keep.
     sent.await
-        .map(drop)
+        .map(|put| put.e_tag().map(str::to_string))
         .map_err(|err| match precondition_failed(&err) {
             true => AlreadyExists(key.to_string()).into(),
             false => bucket.explain(err, what.action),
