@@ -18,17 +18,23 @@ build:
 cross:
     cargo build --release --locked --target aarch64-unknown-linux-gnu
 
+# Fully static binaries for x86_64 and aarch64 musl (scripts/static.sh), in
+# $CARGO_TARGET_DIR/<triple>/release: checked to need no loader and no library,
+# to embed the release build's guest, and to pass their selftest.
+static:
+    scripts/static.sh
+
 # The native wheel (the release binary plus the Python package `publish_artifact`)
 # in $CARGO_TARGET_DIR/wheels; maturin reuses the release build.
 wheel: build
     rm -f "${CARGO_TARGET_DIR:-target}"/wheels/publish_artifact-*.whl
     maturin build --release --locked --out "${CARGO_TARGET_DIR:-target}/wheels"
 
-# Unit tests, then the black-box suite against the release binaries (x86_64 and arm64)
-# and the wheel. The unit tests come first: `cargo test` builds the binary again with
+# Unit tests, then the black-box suite against the release binaries (x86_64 and arm64),
+# the static ones and the wheel. The unit tests come first: `cargo test` builds the binary again with
 # the dev-dependencies' features, and the suite must test the `just build` binary,
 # the one the wheel packs.
-test: unit build cross wheel
+test: unit build cross static wheel
     python3 -m pytest tests
 
 # The Rust unit and property tests of every crate.
@@ -51,8 +57,10 @@ dist: build
 demo: build
     python3 scripts/demo.py
 
-# seal and open vs a Python and a shell baseline, and whole publishes to a local Garage, on a generated corpus
+# seal and open vs a Python and a shell baseline, whole publishes to a local Garage, and the
+# static x86_64 binary against the glibc one, on a generated corpus
 # (BENCH_SIZE_MIB, default 1024; BENCH_LARGE_MIB, default 4096); writes bench/RESULTS.md.
 bench: build
+    scripts/static.sh x86_64-unknown-linux-musl
     cargo build --release --locked --example stage_bench
     python3 bench/run.py
