@@ -24,6 +24,12 @@ cross:
 static:
     scripts/static.sh
 
+# The tool image for linux/amd64 and linux/arm64 from the static binaries, with no
+# daemon (buildah, chroot isolation, vfs), as an OCI layout in $IMAGE_OUT
+# (default target/image); prints the index digest, the same for every build of a commit.
+image: static
+    scripts/image.sh
+
 # The native wheel (the release binary plus the Python package `publish_artifact`)
 # in $CARGO_TARGET_DIR/wheels; maturin reuses the release build.
 wheel: build
