@@ -33,7 +33,16 @@ say() { printf 'static: %s\n' "$*" >&2; }
 fail() { say "FAILED: $*"; exit 1; }
 guest_sha256() { "$@" -V | sed -n 's/^guest: .*sha256 \([0-9a-f]\{64\}\)$/\1/p'; }
 
+# mimalloc commits each arena it reserves at once on Linux (its default
+# arena_eager_commit=2: "where the OS overcommits"), which put the static
+# seal's peak RSS at 84 MiB against glibc's 34 MiB on a 64 MiB corpus;
+# committing on demand brought it to 46 MiB at the same speed. It is a
+# compile-time default of mimalloc's options.c; the other C sources never
+# see the name.
+MIMALLOC_DEFINES="-DMI_DEFAULT_ARENA_EAGER_COMMIT=0"
+
 for triple in "${triples[@]}"; do
+    export "CFLAGS_${triple//-/_}=$MIMALLOC_DEFINES"
     case "$triple" in
         x86_64-unknown-linux-musl)
             command -v musl-gcc >/dev/null || fail "musl-gcc is missing: scripts/setup.sh installs it"
