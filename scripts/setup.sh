@@ -157,4 +157,12 @@ if [ ! -d tests/jco/node_modules ]; then
     # optional packages jco lists, which a lock made on one platform leaves out.
     (cd tests/jco && npm install --no-audit --no-fund --loglevel=error)
 fi
+# sigstore-js, the independent verifier of the Sigstore bundles
+# (tests/test_sigstore_bundles.py): @sigstore/verify 3.1.1 and the
+# @sigstore/bundle it requires, pinned by the lock file. Pure JavaScript, 4
+# packages, 1.1 MB: `npm ci` took 1.5 s here with an empty npm cache.
+if [ ! -d tests/sigstore_js/node_modules/@sigstore/verify ]; then
+    say "installing sigstore-js from npm"
+    (cd tests/sigstore_js && npm ci --no-audit --no-fund --loglevel=error)
+fi
 say "ready"

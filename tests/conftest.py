@@ -235,9 +235,17 @@ def publish_env(garage, admin_api):
     }
 
 
-# Every publish puts its provenance sidecars beside the object (docs/provenance.md);
-# without a signing key, these two.
-UNSIGNED_SIDECARS = (".intoto.json", ".sha256")
+# Every publish puts its provenance sidecars beside the object (docs/provenance.md)
+# and its SBOMs with their statements (docs/sbom.md); without a signing key, these.
+SBOM_SIDECARS = (".cdx.json", ".cdx.intoto.json", ".spdx.json", ".spdx.intoto.json")
+UNSIGNED_SIDECARS = (".intoto.json", ".sha256", *SBOM_SIDECARS)
+# With a signing key, also the `.sha256.sig`, every signature as a Sigstore bundle and, for
+# an input that is not a bound image (a model), its OpenSSF model signature `.model.sig`;
+# a promotion adds its summary, and the summary's bundle.
+BUNDLE_SIDECARS = (".intoto.sigstore.json", ".sha256.sigstore.json",
+                   ".cdx.intoto.sigstore.json", ".spdx.intoto.sigstore.json")
+SIGNED_SIDECARS = (*UNSIGNED_SIDECARS, ".sha256.sig", *BUNDLE_SIDECARS, ".model.sig")
+VSA_SIDECARS = (".vsa.intoto.json", ".vsa.intoto.sigstore.json")
 
 
 def published(*object_keys) -> list:

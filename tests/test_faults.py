@@ -20,7 +20,7 @@ import time
 import pytest
 
 from admin_api import SLOW
-from conftest import BLOCK, publish_args, published
+from conftest import BLOCK, SIGNED_SIDECARS, publish_args, published
 from faults import FaultProxy, Flip, Refuse, Reset, Swallow, Throttle
 from provenance import make_key
 
@@ -365,7 +365,7 @@ def test_replace_restores_the_previous_object_when_registration_fails(
     assert publish(cli, signed_env, random_file(tmp_path, 3 * PART, "a")).returncode == 0
     first = admin_api.requests[0].json()
     first_sidecars = sidecars_of(garage)
-    assert sorted(first_sidecars) == sorted(published(KEY)[1:] + [KEY + ".sha256.sig"])
+    assert sorted(first_sidecars) == sorted(KEY + suffix for suffix in SIGNED_SIDECARS)
     admin_api.reset("401")
     run = publish(cli, {**publish_env, "PLUGIN_REPLACE": "true"},
                   random_file(tmp_path, 1000, "b"))

@@ -25,8 +25,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import (Encoding, NoEncryption, PrivateFormat,
                                                           PublicFormat)
 
-from conftest import (ROOT, TOKEN, assert_no_secret, mixed_data, openssl_open, publish_args,
-                      sha256_hex)
+from conftest import (ROOT, SIGNED_SIDECARS, TOKEN, VSA_SIDECARS, assert_no_secret,
+                      mixed_data, openssl_open, publish_args, sha256_hex)
 from provenance import PAYLOAD_TYPE, STATEMENT_TYPE, openssl, pae
 from woodpecker import plugin_env
 
@@ -56,7 +56,7 @@ DEPLOY_CI = {
 VERIFIER = "https://ci.example.com#linux/amd64"
 VSA_TYPE = "https://slsa.dev/verification_summary/v1"
 WRAP_LABEL = "publish-artifact/key-wrap/v1:"
-COPIED_SIDECARS = (".sha256", ".intoto.json", ".sha256.sig", ".keywrap")
+COPIED_SIDECARS = (*SIGNED_SIDECARS, ".keywrap")
 VSA = ".vsa.intoto.json"
 USAGE, INPUT, REGISTRATION, INTEGRITY, EXISTS, REFUSED = 2, 3, 5, 6, 8, 9
 
@@ -342,7 +342,7 @@ def test_the_receipts_say_what_was_promoted(garage, keys, dev, promoted):
                                         "published_as": key_of("dev")}
         assert receipt["vsa"] == target + VSA
         copied = {target + suffix for suffix in COPIED_SIDECARS}
-        assert copied <= set(receipt["sidecars"]) <= copied | {target + VSA}
+        assert copied <= set(receipt["sidecars"]) <= copied | {target + s for s in VSA_SIDECARS}
         assert receipt["registration_attempts"] == 1
 
 
@@ -352,7 +352,7 @@ def test_each_stage_has_the_sidecars_and_a_summary_that_checks_out(garage, keys,
     for stage in ("stage", "main"):
         target = key_of(stage)
         assert keys_under(garage, stage) == sorted(
-            [target, *(target + suffix for suffix in (*COPIED_SIDECARS, VSA))])
+            [target, *(target + suffix for suffix in (*COPIED_SIDECARS, *VSA_SIDECARS))])
         # The copied sidecars are dev's, unchanged: the statement still names the dev object.
         for suffix in COPIED_SIDECARS:
             assert garage.get(target + suffix) == garage.get(dev_key + suffix), suffix
@@ -361,23 +361,28 @@ def test_each_stage_has_the_sidecars_and_a_summary_that_checks_out(garage, keys,
     def published(key):  # where an attestation file is, as the summaries name it
         return f"{garage.cdn_base}/{key}"
 
+    def sbom_statements(key):  # the signed SBOM statements the policy checked too
+        return [{"uri": published(key + suffix), "digest": {"sha256": sha256_hex(garage.get(key + suffix))}}
+                for suffix in (".cdx.intoto.json", ".spdx.intoto.json")]
+
     check_summary(stage_vsa, "stage", promoted.rows["stage"], keys,
                   [{"uri": published(dev_key + ".intoto.json"),
-                    "digest": {"sha256": sha256_hex(dev_statement)}}],
+                    "digest": {"sha256": sha256_hex(dev_statement)}}, *sbom_statements(dev_key)],
                   {"from": "dev", "to": "stage", "pins": {"commit": COMMIT}})
     # main's summary lists the statement (read from stage: the same bytes) and stage's summary.
     check_summary(garage.get(key_of("main") + VSA), "main", promoted.rows["main"], keys,
                   [{"uri": published(key_of("stage") + ".intoto.json"),
                     "digest": {"sha256": sha256_hex(dev_statement)}},
                    {"uri": published(key_of("stage") + VSA),
-                    "digest": {"sha256": sha256_hex(stage_vsa)}}],
+                    "digest": {"sha256": sha256_hex(stage_vsa)}},
+                   *sbom_statements(key_of("stage"))],
                   {"from": "stage", "to": "main", "pins": {}})
 
 
 POLICY_URI = "https://example.invalid/publish-artifact/policies/promotion/v1"
 # The policy's fields in the order their digest is taken over (docs/promotion.md).
-POLICY_FIELDS = ("from", "to", "stages", "require_summary_for", "attestation_public_key_sha256",
-                 "pins")
+POLICY_FIELDS = ("from", "to", "stages", "require_summary_for", "require_sbom",
+                 "attestation_public_key_sha256", "pins")
 
 
 def check_summary(raw: bytes, stage: str, row: dict, keys, inputs: list, policy: dict) -> None:
@@ -401,7 +406,8 @@ def check_summary(raw: bytes, stage: str, row: dict, keys, inputs: list, policy:
     # The policy applied: named, spelled out, and its digest recomputed from what it says.
     applied = predicate["policy"]
     assert applied["uri"] == POLICY_URI
-    assert applied["annotations"] == {**policy, "stages": ["dev", "stage", "main"],
+    assert applied["annotations"] == {"require_sbom": False, **policy,
+                                      "stages": ["dev", "stage", "main"],
                                       "require_summary_for": ["main"],
                                       "attestation_public_key_sha256": keys.attestation.spki_sha256}
     assert set(applied["annotations"]) == set(POLICY_FIELDS)
@@ -438,6 +444,9 @@ def test_attest_verify_refuses_a_promoted_object_without_a_good_summary(cli, gar
                                                                         promoted, case):
     s3 = garage.boto3()
     vsa = key_of("stage") + VSA
+    # The summary's Sigstore bundle would vouch alone: it goes too (tests/test_sigstore_bundles.py
+    # refuses a bundle signed by another key).
+    s3.delete_object(Bucket=garage.bucket, Key=key_of("stage") + VSA_SIDECARS[1])
     if case == "deleted":
         s3.delete_object(Bucket=garage.bucket, Key=vsa)
     else:
@@ -489,7 +498,9 @@ def test_nothing_published_is_an_input_error(cli, garage, admin_api, envs):
 
 
 def test_no_statement_is_refused(cli, garage, admin_api, envs, dev):
-    garage.boto3().delete_object(Bucket=garage.bucket, Key=key_of("dev") + ".intoto.json")
+    # Neither form: the bare envelope alone is gone, its Sigstore bundle would do.
+    for suffix in (".intoto.json", ".intoto.sigstore.json"):
+        garage.boto3().delete_object(Bucket=garage.bucket, Key=key_of("dev") + suffix)
     run = promote(cli, envs.promote, "--to", "stage")
     assert_refused(run, REFUSED, [".intoto.json", "statement", "provenance"], garage, admin_api)
 
@@ -518,8 +529,10 @@ def test_the_statement_of_another_object_is_refused(cli, tmp_path, garage, admin
     other.write_bytes(mixed_data(300_000, seed=19))
     publish(cli, envs.publish, other, version=other_version)
     s3 = garage.boto3()
-    s3.put_object(Bucket=garage.bucket, Key=key_of("dev") + ".intoto.json",
-                  Body=garage.get(key_of("dev", other_version) + ".intoto.json"))
+    # Both forms of it: the envelope and its Sigstore bundle.
+    for suffix in (".intoto.json", ".intoto.sigstore.json"):
+        s3.put_object(Bucket=garage.bucket, Key=key_of("dev") + suffix,
+                      Body=garage.get(key_of("dev", other_version) + suffix))
     run = promote(cli, envs.promote, "--to", "stage")
     assert_refused(run, REFUSED, [key_of("dev", other_version), "subject"], garage, admin_api,
                    rows=2)
@@ -575,13 +588,39 @@ def test_a_missing_key_wrap_is_refused(cli, garage, admin_api, envs, dev):
     assert_refused(run, REFUSED, [".keywrap", "key wrap"], garage, admin_api)
 
 
+def test_require_sbom_takes_only_a_source_with_its_signed_sboms(cli, tmp_path, garage, admin_api,
+                                                               envs, keys, dev):
+    required = {**envs.promote, "PLUGIN_REQUIRE_SBOM": "true"}
+    # A source document that is not the one its statement signs stops the promotion.
+    s3, cdx = garage.boto3(), key_of("dev") + ".cdx.json"
+    original = garage.get(cdx)
+    s3.put_object(Bucket=garage.bucket, Key=cdx, Body=original.replace(b'"version": 1', b'"version": 2'))
+    run = promote(cli, envs.promote, "--to", "stage")
+    assert_refused(run, REFUSED, ["not the one the statement signs"], garage, admin_api)
+    s3.put_object(Bucket=garage.bucket, Key=cdx, Body=original)
+    run = promote(cli, required, "--to", "stage")
+    assert run.returncode == 0, run.output
+    summary = verified_statement(garage.get(key_of("stage") + VSA), keys.attestation)
+    assert summary["predicate"]["policy"]["annotations"]["require_sbom"] is True
+    # A version published with --sbom off is refused when SBOMs are required, and only then.
+    src = tmp_path / "bare.tar"
+    src.write_bytes(mixed_data(50_000, seed=5))
+    publish(cli, {**envs.publish, "PLUGIN_SBOM": "off"}, src, version="8-0123456789ab")
+    run = promote(cli, required, "--to", "stage", version="8-0123456789ab")
+    assert run.returncode == REFUSED, run.output
+    assert ".cdx.json does not exist" in run.stderr and "--require-sbom" in run.stderr
+    assert key_of("stage", "8-0123456789ab") not in garage.keys()
+    assert promote(cli, envs.promote, "--to", "stage", version="8-0123456789ab").returncode == 0
+
+
 def test_main_only_takes_what_stage_validated(cli, garage, admin_api, envs, dev):
     run = promote(cli, envs.promote, "--from", "dev", "--to", "main")
     assert_refused(run, REFUSED, ["verification summary", "vsa", "stage"], garage, admin_api,
                    target="main")
     # A stage copy whose summary is gone does not get further either.
     assert promote(cli, envs.promote, "--to", "stage").returncode == 0
-    garage.boto3().delete_object(Bucket=garage.bucket, Key=key_of("stage") + VSA)
+    for suffix in VSA_SIDECARS:
+        garage.boto3().delete_object(Bucket=garage.bucket, Key=key_of("stage") + suffix)
     run = promote(cli, envs.promote, "--to", "main")
     assert_refused(run, REFUSED, ["verification summary", "vsa"], garage, admin_api, rows=2,
                    target="main")
@@ -596,7 +635,8 @@ def test_which_targets_need_a_summary_is_configurable(cli, garage, admin_api, en
     assert run.returncode == 0, run.output
     assert garage.get(key_of("main")) == garage.get(key_of("dev"))
     summary = verified_statement(garage.get(key_of("main") + VSA), keys.attestation)
-    assert len(summary["predicate"]["inputAttestations"]) == 1
+    # The statement and the two SBOM statements: no summary of stage.
+    assert len(summary["predicate"]["inputAttestations"]) == 3
     assert summary["predicate"]["policy"]["annotations"]["require_summary_for"] == ["stage"]
 
 

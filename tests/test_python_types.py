@@ -13,6 +13,7 @@ may end up in an `extra`.
 import dataclasses
 import json
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -70,7 +71,7 @@ def outputs(cli, tmp_path, garage, admin_api, envs, keys, image):  # noqa: F811
 
     (tmp_path / "model.trt").write_bytes(b"weights" * 1000)
     sealed = printed(cli("seal", "--file", tmp_path / "model.trt", "--out", tmp_path / "model.enc",
-                         "--key-out", tmp_path / "model.key"))
+                         "--key-out", tmp_path / "model.key", "--sbom", "on"))
     made.append((pa.Sealed, sealed))
     local = ["--file", tmp_path / "model.enc", "--sha256", sealed["sha256"],
              "--key-file", tmp_path / "model.key"]
@@ -96,6 +97,9 @@ def test_the_runs_print_what_the_types_are_for(outputs):
     assert first.provenance.signed and first.provenance.keyid and first.provenance.image
     assert first.upload.resent == 0 and not first.replaced and replaced.replaced
     assert any(key.endswith(".keywrap") for key in first.provenance.sidecars)
+    assert first.sbom.subject == "image" and first.sbom.formats == ["CycloneDX", "SPDX"]
+    [sealed] = by_class[pa.Sealed]
+    assert [Path(path).name for path in sealed.sboms] == ["model.enc.cdx.json", "model.enc.spdx.json"]
     dry, stage, main = by_class[pa.Promoted]
     assert dry.dry_run and not stage.dry_run and main.from_vsa and stage.vsa
     assert stage.statement.published_as == key_of("dev")

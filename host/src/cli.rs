@@ -155,6 +155,17 @@ pub struct ProvenanceArgs {
     /// The provenance's builder id [default: CI_SYSTEM_URL#<platform> in CI, else a local id].
     #[arg(long, value_name = "URI", env = "PLUGIN_BUILDER_ID")]
     pub builder_id: Option<String>,
+    /// Publish the input's SBOMs beside the object (CycloneDX and SPDX, each with a signed
+    /// statement), made in the one read of the input: an image's packages, a model's ML-BOM.
+    #[arg(
+        long,
+        value_name = "on|off",
+        env = "PLUGIN_SBOM",
+        default_value = "on",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        action = clap::ArgAction::Set
+    )]
+    pub sbom: bool,
 }
 
 /// What `promote` moves and the policy it checks (see docs/promotion.md).
@@ -195,6 +206,9 @@ pub struct PromoteArgs {
         default_value = "main"
     )]
     pub require_vsa_for: Vec<String>,
+    /// Refuse a source published without its SBOMs (CycloneDX and SPDX, each signed).
+    #[arg(long, env = "PLUGIN_REQUIRE_SBOM", value_parser = clap::builder::FalseyValueParser::new())]
+    pub require_sbom: bool,
     #[command(flatten)]
     pub pins: PinArgs,
     /// Promote even if the version is already at --to, replacing it (restored on failure).
@@ -270,6 +284,16 @@ pub struct SealArgs {
     /// The IV (32 hex digits) to go with --key-file.
     #[arg(long, value_name = "HEX", requires = "key_file", value_parser = parse_iv)]
     pub iv: Option<[u8; 16]>,
+    /// Also write the input's SBOMs, made in the same read, beside --out: `OUT.cdx.json`
+    /// (CycloneDX 1.6) and `OUT.spdx.json` (SPDX 2.3).
+    #[arg(
+        long,
+        value_name = "on|off",
+        default_value = "off",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        action = clap::ArgAction::Set
+    )]
+    pub sbom: bool,
     #[command(flatten)]
     pub tuning: Tuning,
 }
@@ -407,6 +431,10 @@ pub struct AttestVerifyArgs {
     /// Require this stage (externalParameters.dev_stage).
     #[arg(long, value_name = "STAGE")]
     pub stage: Option<String>,
+    /// Require the object's SBOMs beside it (CycloneDX and SPDX, each with its signed
+    /// statement); without it, those present are checked.
+    #[arg(long)]
+    pub require_sbom: bool,
 }
 
 /// Values the provenance must hold exactly, for `attest verify` and `promote`

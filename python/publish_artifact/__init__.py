@@ -14,8 +14,8 @@ arguments. Each failure class of the tool is its own exception.
 """
 
 from ._api import (Attested, AttestedPromotion, Durations, ImageVerified, Opened, Promoted,
-                   PromotedStatement, Provenance, Receipt, Sealed, Upload, fetch, publish, seal,
-                   verify)
+                   PromotedStatement, Provenance, Receipt, Sbom, Sealed, Upload, fetch, publish,
+                   seal, verify)
 from ._errors import (
     AttestationError,
     ExistsError,
@@ -51,6 +51,7 @@ __all__ = [
     "PublishArtifactError",
     "Receipt",
     "RegistrationError",
+    "Sbom",
     "Sealed",
     "SignalError",
     "StorageError",

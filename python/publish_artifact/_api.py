@@ -91,6 +91,17 @@ class Provenance(_FromJson):
 
 
 @dataclass(frozen=True)
+class Sbom(_FromJson):
+    """The SBOMs written beside the object (docs/sbom.md#publishing)."""
+
+    subject: str  # "image" (its packages) or "model" (a file's ML-BOM)
+    formats: List[str]  # "CycloneDX", "SPDX"
+    packages: Mapping[str, int]  # packages found, by purl type ("deb", "pypi", ...)
+    problems: List[str]  # what could not be read, also in the documents
+    extra: Mapping[str, Any] = _extra_field()
+
+
+@dataclass(frozen=True)
 class Receipt(_FromJson):
     """What a publish made: the object, where it is, and how it went.
 
@@ -111,6 +122,7 @@ class Receipt(_FromJson):
     registration_attempts: int
     provenance: Provenance
     durations: Durations
+    sbom: Optional[Sbom] = None  # absent when published with `sbom=False`
     extra: Mapping[str, Any] = _extra_field()
 
 
@@ -127,6 +139,7 @@ class Sealed(_FromJson):
     level: int
     key_file: str
     seconds: float
+    sboms: List[str] = field(default_factory=list)  # the SBOM files written (`sbom=True`)
     extra: Mapping[str, Any] = _extra_field()
 
 
@@ -238,12 +251,13 @@ def _key_secret(key: Optional[str], key_file: Optional[PathLike]) -> Dict[str, s
 
 def publish(path: PathLike, *, resource_name: str, dev_stage: str, architecture: str,
             version: str, level: Optional[int] = None, replace: bool = False,
-            env: Optional[Mapping[str, str]] = None) -> Receipt:
+            sbom: bool = True, env: Optional[Mapping[str, str]] = None) -> Receipt:
     """Seals `path` and publishes it: one S3 object plus one admin API row.
 
     A published version is immutable: publishing it again raises ExistsError,
     unless `replace` (the old object is kept aside until the new row is
-    registered, and put back if that fails).
+    registered, and put back if that fails). The input's SBOMs go beside the
+    object unless `sbom` is False.
 
     The S3 and admin API settings and secrets (`S3_ENDPOINT`, `S3_ACCESS_KEY`,
     `S3_SECRET_KEY`, `S3_BUCKET`, `ADMIN_API_URL`, `ADMIN_API_TOKEN`, ...) come
@@ -254,7 +268,8 @@ def publish(path: PathLike, *, resource_name: str, dev_stage: str, architecture:
     arguments = [
         "publish",
         *_flags(file=path, resource_name=resource_name, dev_stage=dev_stage,
-                architecture=architecture, version=version, level=level),
+                architecture=architecture, version=version, level=level,
+                sbom="on" if sbom else "off"),
         *(["--replace"] if replace else []),
         "--json",
     ]
@@ -262,10 +277,12 @@ def publish(path: PathLike, *, resource_name: str, dev_stage: str, architecture:
 
 
 def seal(path: PathLike, *, out: PathLike, key_out: PathLike, level: Optional[int] = None,
-         env: Optional[Mapping[str, str]] = None) -> Sealed:
+         sbom: bool = False, env: Optional[Mapping[str, str]] = None) -> Sealed:
     """Seals `path` locally into `out`, with a fresh key written to the new
-    file `key_out` (mode 0600). Nothing is sent anywhere."""
-    arguments = ["seal", *_flags(file=path, out=out, key_out=key_out, level=level)]
+    file `key_out` (mode 0600). Nothing is sent anywhere. With `sbom`, the
+    input's SBOMs go to `out` + ".cdx.json" and ".spdx.json"."""
+    arguments = ["seal", *_flags(file=path, out=out, key_out=key_out, level=level,
+                                 sbom="on" if sbom else None)]
     return Sealed.from_json(run_json(arguments, env))
 
 

@@ -24,7 +24,7 @@ pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
     encoded
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Envelope {
     pub payload_type: String,
@@ -33,7 +33,7 @@ pub struct Envelope {
     pub signatures: Vec<Signature>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Signature {
     /// A hint only (DSSE): the signature counts if it verifies.
     #[serde(default)]

@@ -7,9 +7,15 @@
 //!   predicate, and its builder for one publish (key commitment, times);
 //! - `ci`: what Woodpecker's `CI_*` variables say about the run;
 //! - `dsse`: the DSSE envelope around it and its pre-authentication encoding;
+//! - `bundle`: the same signatures as Sigstore bundles (v0.3, key-based),
+//!   which cosign 3, sigstore-go and sigstore-js read;
 //! - `keys`: the ECDSA P-256 signing key (from the environment, zeroized,
 //!   never printed) and the public key that verifies;
 //! - `sidecars`: the files a publish writes next to the object;
+//! - `sbom_statement`: the signed in-toto statement whose predicate is an
+//!   SBOM of the object, and its check;
+//! - `model_signature`: the OpenSSF model signature of a model file,
+//!   which `model_signing verify key` accepts;
 //! - `keywrap`: the data key wrapped to the promotion pipeline's RSA key;
 //! - `vsa`: the SLSA Verification Summary a promotion writes;
 //! - `verify`: the single checks (signature, types, pins, subject);
@@ -18,12 +24,15 @@
 //!
 //! docs/provenance.md describes the formats field by field.
 
+pub mod bundle;
 pub mod ci;
 pub mod dsse;
 pub mod keys;
 pub mod keywrap;
+pub mod model_signature;
 pub mod policy;
 pub mod registry;
+pub mod sbom_statement;
 pub mod sidecars;
 pub mod statement;
 pub mod verify;

@@ -16,14 +16,28 @@
 //! 4. with the promotion key: the data key unwraps from `.keywrap` and is
 //!    the one the provenance commits to;
 //! 5. a `.sha256.sig` present verifies: it would otherwise be carried as a
-//!    false witness.
+//!    false witness;
+//! 6. each SBOM beside the object comes as its document and its statement,
+//!    signed and about this object, whose predicate the document is; with
+//!    `require_sbom`, both formats must be there;
+//! 7. a `.model.sig` present is signed under the trusted key and signs the
+//!    input the provenance names (the model that was sealed).
+//!
+//! Every signed file is read in either form: bare (the DSSE envelope, the
+//! `.sig`) or as its Sigstore bundle (`.sigstore.json`); where both are
+//! there, they must hold the same envelope or signature, so that neither
+//! is a false witness carried beside the other.
 //!
 //! Nothing here touches the network: reading is the caller's, so every
 //! refusal is unit-tested with files in memory.
 
 use super::Refusal;
+use super::bundle;
+use super::dsse::Envelope;
 use super::keywrap::UnwrappingKey;
-use super::registry::SidecarKind;
+use super::model_signature;
+use super::registry::{SbomFormat, SidecarKind};
+use super::sbom_statement::check_sbom;
 use super::sidecars::sha256_line;
 use super::statement::{Statement, key_commitment};
 use super::verify::{AttestedObject, Signed, Trust, attested_object, check_envelope, check_object};
@@ -91,6 +105,8 @@ pub struct Policy<'a> {
     pub trust: &'a Trust,
     pub placement: Placement<'a>,
     pub promotion: Option<Promotion<'a>>,
+    /// Refuse an object published without its SBOMs (`--require-sbom`).
+    pub require_sbom: bool,
 }
 
 /// What the caller measured of the object.
@@ -131,6 +147,27 @@ pub struct Verdict {
     /// The data key and its wrap, with the promotion key.
     pub key: Option<(Key, Vec<u8>)>,
     pub signature: Option<Vec<u8>>,
+    /// The SBOM files that passed, documents and statements, to carry.
+    pub sboms: Vec<(SidecarKind, Vec<u8>)>,
+    /// The Sigstore bundles that passed (each holds what its bare kind
+    /// does), to carry.
+    pub bundles: Vec<(SidecarKind, Vec<u8>)>,
+    /// The OpenSSF model signature, when there is one.
+    pub model_signature: Option<Vec<u8>>,
+}
+
+impl Verdict {
+    /// The bytes of an SBOM document or statement that passed.
+    pub fn sbom_file(&self, kind: SidecarKind) -> Option<Vec<u8>> {
+        let (_, bytes) = self.sboms.iter().find(|(passed, _)| *passed == kind)?;
+        Some(bytes.clone())
+    }
+
+    /// The bytes of a Sigstore bundle that passed.
+    pub fn bundle(&self, kind: SidecarKind) -> Option<Vec<u8>> {
+        let (_, bytes) = self.bundles.iter().find(|(passed, _)| *passed == kind)?;
+        Some(bytes.clone())
+    }
 }
 
 /// Reads the file of one kind beside the object: `None` when there is none.
@@ -144,6 +181,17 @@ impl Policy<'_> {
         read: &mut Reader<'_, E>,
         measure: impl FnOnce() -> Result<Measured, E>,
     ) -> Result<Verdict, Denial<E>> {
+        // Every bundle read is checked below, or the decision fails: those
+        // read are those that passed.
+        let mut bundles = Vec::new();
+        let mut recorded = |kind: SidecarKind| {
+            let file = read(kind)?;
+            if let (Some(_), Some(bytes)) = (kind.bundled(), &file) {
+                bundles.push((kind, bytes.clone()));
+            }
+            Ok(file)
+        };
+        let read: &mut Reader<'_, E> = &mut recorded;
         let (statement_bytes, statement, signed) = self.provenance(read)?;
         let attested = attested_object(&statement)?;
         self.same_object(&attested)?;
@@ -172,6 +220,8 @@ impl Policy<'_> {
             None => None,
         };
         let signature = self.signature(read, &attested)?;
+        let sboms = self.sboms(read, &attested)?;
+        let model_signature = self.model_signature(read, &statement)?;
         Ok(Verdict {
             statement,
             statement_bytes,
@@ -180,7 +230,94 @@ impl Policy<'_> {
             summary,
             key,
             signature,
+            sboms,
+            bundles,
+            model_signature,
         })
+    }
+
+    /// Step 7: a `.model.sig` present is signed under the trusted key and
+    /// signs the input the provenance names (the model that was sealed).
+    fn model_signature<E>(
+        &self,
+        read: &mut Reader<'_, E>,
+        statement: &Statement,
+    ) -> Result<Option<Vec<u8>>, Denial<E>> {
+        let kind = SidecarKind::ModelSignature;
+        let Some(bytes) = read(kind).map_err(Denial::Unreadable)? else {
+            return Ok(None);
+        };
+        let Some(public_key) = &self.trust.public_key else {
+            return Ok(Some(bytes));
+        };
+        let is_input = |subject: &&super::statement::ResourceDescriptor| {
+            subject
+                .annotations
+                .get("role")
+                .and_then(|role| role.as_str())
+                == Some("input")
+        };
+        let input = statement
+            .subject
+            .iter()
+            .find(is_input)
+            .and_then(|subject| subject.digest.get("sha256"))
+            .and_then(|digest| <[u8; 32]>::try_from(hex::decode(digest).ok()?).ok());
+        let Some(input) = input else {
+            return Err(refused(format!(
+                "{} is beside an object whose provenance names no input digest to check it by",
+                self.beside(kind)
+            )));
+        };
+        model_signature::check(&bytes, public_key, &input)
+            .map_err(|refusal| refused(format!("{}: {refusal}", self.beside(kind))))?;
+        Ok(Some(bytes))
+    }
+
+    /// A signed statement of `kind` in either form: its DSSE envelope, its
+    /// Sigstore bundle, or both, which must hold the same envelope. The
+    /// envelope's bytes: the bare file's, or as a publish writes them.
+    /// A file read for the bare form may be the bundle itself (a
+    /// `--statement` or `--vsa` given as one).
+    fn envelope<E>(
+        &self,
+        read: &mut Reader<'_, E>,
+        kind: SidecarKind,
+    ) -> Result<Option<Vec<u8>>, Denial<E>> {
+        let bundle_kind = kind.bundle().expect("a signed statement has a bundle kind");
+        let opened = |kind: SidecarKind, bytes: Vec<u8>| match bundle::is_bundle(&bytes) {
+            true => bundle::envelope_of(&bytes)
+                .map_err(|refusal| refused(format!("{}: {refusal}", self.beside(kind)))),
+            false => Ok(bytes),
+        };
+        let bare = read(kind).map_err(Denial::Unreadable)?;
+        let bare = bare.map(|bytes| opened(kind, bytes)).transpose()?;
+        let Some(bundled) = read(bundle_kind).map_err(Denial::Unreadable)? else {
+            return Ok(bare);
+        };
+        if !bundle::is_bundle(&bundled) {
+            return Err(refused(format!(
+                "{}: it is not a Sigstore bundle (no bundle mediaType)",
+                self.beside(bundle_kind)
+            )));
+        }
+        let bundled = opened(bundle_kind, bundled)?;
+        let Some(bare) = bare else {
+            return Ok(Some(bundled));
+        };
+        // A bare file that is no envelope is refused by its own check.
+        let same = Envelope::parse(&bare).map_or(true, |envelope| {
+            Envelope::parse(&bundled).ok() == Some(envelope)
+        });
+        match same {
+            true => Ok(Some(bare)),
+            false => Err(refused(format!(
+                "{} holds another envelope than {}: the two forms of one statement must be \
+                 the same",
+                self.beside(bundle_kind),
+                self.beside(kind)
+            ))),
+        }
     }
 
     /// How messages name the object.
@@ -204,10 +341,11 @@ impl Policy<'_> {
         read: &mut Reader<'_, E>,
     ) -> Result<(Vec<u8>, Statement, Signed), Denial<E>> {
         let kind = SidecarKind::Statement;
-        let Some(bytes) = read(kind).map_err(Denial::Unreadable)? else {
+        let Some(bytes) = self.envelope(read, kind)? else {
             return Err(refused(format!(
-                "{} does not exist: only an object published with provenance can be trusted",
-                self.beside(kind)
+                "{} does not exist (nor its bundle {}): only an object published with                  provenance can be trusted",
+                self.beside(kind),
+                kind.bundle().map(SidecarKind::suffix).unwrap_or_default()
             )));
         };
         let (statement, signed) =
@@ -256,7 +394,7 @@ impl Policy<'_> {
             return Ok(None);
         }
         let kind = SidecarKind::Summary;
-        let Some(bytes) = read(kind).map_err(Denial::Unreadable)? else {
+        let Some(bytes) = self.envelope(read, kind)? else {
             return match promoted {
                 true => Err(refused(format!(
                     "{} does not exist: {} carries the provenance of {published_as} but no \
@@ -368,14 +506,14 @@ impl Policy<'_> {
         attested: &AttestedObject,
     ) -> Result<Option<Vec<u8>>, Denial<E>> {
         let kind = SidecarKind::ChecksumSignature;
-        let Some(signature) = read(kind).map_err(Denial::Unreadable)? else {
+        // The line names only the file, so it is the same at every stage.
+        let line = sha256_line(&attested.name, &attested.sha256);
+        let Some(signature) = self.blob_signature(read, kind, line.as_bytes())? else {
             return Ok(None);
         };
         let Some(public_key) = &self.trust.public_key else {
             return Ok(Some(signature));
         };
-        // The line names only the file, so it is the same at every stage.
-        let line = sha256_line(&attested.name, &attested.sha256);
         let verifies = base64::engine::general_purpose::STANDARD
             .decode(signature.trim_ascii())
             .is_ok_and(|der| public_key.verifies(line.as_bytes(), &der));
@@ -387,6 +525,81 @@ impl Policy<'_> {
                 public_key.keyid()
             ))),
         }
+    }
+
+    /// A blob signature of `message` in either form: the `.sig` file's
+    /// base64, the one its Sigstore bundle holds (whose digest must be the
+    /// message's), or both, which must be the same signature.
+    fn blob_signature<E>(
+        &self,
+        read: &mut Reader<'_, E>,
+        kind: SidecarKind,
+        message: &[u8],
+    ) -> Result<Option<Vec<u8>>, Denial<E>> {
+        let bundle_kind = kind.bundle().expect("a signature has a bundle kind");
+        let bare = read(kind).map_err(Denial::Unreadable)?;
+        let Some(bundled) = read(bundle_kind).map_err(Denial::Unreadable)? else {
+            return Ok(bare);
+        };
+        let bundled = bundle::blob_signature_of(&bundled, message)
+            .map_err(|refusal| refused(format!("{}: {refusal}", self.beside(bundle_kind))))?;
+        match bare {
+            None => Ok(Some(bundled)),
+            Some(bare) if bare.trim_ascii() == bundled.trim_ascii() => Ok(Some(bare)),
+            Some(_) => Err(refused(format!(
+                "{} holds another signature than {}: the two forms of one signature must be \
+                 the same",
+                self.beside(bundle_kind),
+                self.beside(kind)
+            ))),
+        }
+    }
+
+    /// Step 6: every SBOM is its document with its signed statement about
+    /// the attested object (whose digest the caller's measure confirmed, or
+    /// a promotion's read-back of the copy will).
+    fn sboms<E>(
+        &self,
+        read: &mut Reader<'_, E>,
+        attested: &AttestedObject,
+    ) -> Result<Vec<(SidecarKind, Vec<u8>)>, Denial<E>> {
+        let mut passed = Vec::new();
+        for format in SbomFormat::ALL {
+            let (document_kind, statement_kind) = (format.document(), format.statement());
+            let document = read(document_kind).map_err(Denial::Unreadable)?;
+            let statement = self.envelope(read, statement_kind)?;
+            let (document, statement) = match (document, statement) {
+                (Some(document), Some(statement)) => (document, statement),
+                (None, None) if !self.require_sbom => continue,
+                (None, None) => {
+                    return Err(refused(format!(
+                        "{} does not exist: the object was published without its {} SBOM, and \
+                         --require-sbom asks for it",
+                        self.beside(document_kind),
+                        format.name()
+                    )));
+                }
+                (Some(_), None) => {
+                    return Err(refused(format!(
+                        "{} does not exist: nothing vouches for the {} SBOM beside it",
+                        self.beside(statement_kind),
+                        format.name()
+                    )));
+                }
+                (None, Some(_)) => {
+                    return Err(refused(format!(
+                        "{} does not exist, but its statement does: the {} SBOM is incomplete",
+                        self.beside(document_kind),
+                        format.name()
+                    )));
+                }
+            };
+            check_sbom(format, &statement, &document, self.trust, &attested.sha256).map_err(
+                |refusal| Refusal::new(format!("{}: {refusal}", self.beside(statement_kind))),
+            )?;
+            passed.extend([(document_kind, document), (statement_kind, statement)]);
+        }
+        Ok(passed)
     }
 }
 
@@ -403,6 +616,7 @@ mod tests {
     use crate::attest::keywrap::tests::pair;
     use crate::attest::sidecars::sidecars;
     use crate::attest::statement::tests::with_facts;
+    use crate::attest::statement::{PublishFacts, SbomDocuments};
     use crate::attest::verify::Pins;
     use crate::attest::vsa::{self, LOCAL_VERIFIER, PromotionPolicy, input_attestation};
     use aws_lc_rs::rsa::KeySize;
@@ -453,6 +667,16 @@ mod tests {
         }
     }
 
+    /// The policy for the dev object where it was published, SBOMs optional.
+    fn at_dev(trust: &Trust) -> Policy<'_> {
+        Policy {
+            trust,
+            placement: Placement::Key(DEV_KEY),
+            promotion: None,
+            require_sbom: false,
+        }
+    }
+
     const STAGES: [&str; 3] = ["dev", "stage", "main"];
 
     fn stages() -> Vec<String> {
@@ -466,6 +690,7 @@ mod tests {
             to: "stage".into(),
             stages: stages(),
             require_summary_for: vec![],
+            require_sbom: false,
             attestation_public_key_sha256: signer.keyid().into(),
             pins: Default::default(),
         };
@@ -508,11 +733,7 @@ mod tests {
     fn a_published_object_passes_where_it_was_published() {
         let f = fixture();
         let trust = trust(&f.public);
-        let policy = Policy {
-            trust: &trust,
-            placement: Placement::Key(DEV_KEY),
-            promotion: None,
-        };
+        let policy = at_dev(&trust);
         let verdict = decide(&policy, &f.files, WHOLE).unwrap();
         assert_eq!(verdict.attested.name, DEV_KEY);
         assert_eq!(verdict.signed, Signed::By(f.signer.keyid().into()));
@@ -530,14 +751,12 @@ mod tests {
     fn each_flaw_of_provenance_or_object_is_refused() {
         let f = fixture();
         let trusted = trust(&f.public);
-        let policy = Policy {
-            trust: &trusted,
-            placement: Placement::Key(DEV_KEY),
-            promotion: None,
-        };
-        let without = |kind| {
+        let policy = at_dev(&trusted);
+        // A signed file is missing when neither of its forms is there.
+        let without = |kind: SidecarKind| {
             let mut files = f.files.clone();
             files.remove(&kind);
+            files.remove(&kind.bundle().unwrap());
             files
         };
         let missing = refusal(decide(&policy, &without(SidecarKind::Statement), WHOLE));
@@ -574,7 +793,7 @@ mod tests {
         let other = refusal(decide(&elsewhere, &f.files, WHOLE));
         assert!(other.contains("another object"), "{other}");
 
-        let mut forged = f.files.clone();
+        let mut forged = without(SidecarKind::ChecksumSignature);
         forged.insert(SidecarKind::ChecksumSignature, b"MEUCIQ==".to_vec());
         let forged = refusal(decide(&policy, &forged, WHOLE));
         assert!(forged.contains(".sha256.sig does not verify"), "{forged}");
@@ -588,6 +807,7 @@ mod tests {
             trust: &trusted,
             placement: Placement::Key(STAGE_KEY),
             promotion: None,
+            require_sbom: false,
         };
         let none = refusal(decide(&policy, &f.files, WHOLE));
         assert!(none.contains("verification summary"), "{none}");
@@ -624,6 +844,7 @@ mod tests {
             trust: &trusted,
             placement: Placement::Key(if from == "dev" { DEV_KEY } else { STAGE_KEY }),
             promotion: Some(promotion(from, to, require)),
+            require_sbom: false,
         };
         let head = Measured {
             sha256: None,
@@ -658,6 +879,219 @@ mod tests {
         assert!(order.contains("does not come before"), "{order}");
     }
 
+    /// The fixture's files with both SBOMs published beside the object.
+    fn with_sboms(f: &Fixture) -> HashMap<SidecarKind, Vec<u8>> {
+        let sboms = SbomDocuments {
+            cyclonedx: br#"{"bomFormat": "CycloneDX", "components": []}"#.to_vec(),
+            spdx: br#"{"spdxVersion": "SPDX-2.3", "packages": []}"#.to_vec(),
+        };
+        let mut files = f.files.clone();
+        let made = with_facts(&[], None, |facts, ci| {
+            let facts = PublishFacts {
+                sboms: Some(&sboms),
+                ..*facts
+            };
+            sidecars(&facts, ci, Some(&f.signer))
+        });
+        files.extend(
+            made.into_iter()
+                .filter(|file| file.kind.sbom().is_some())
+                .map(|file| (file.kind, file.bytes)),
+        );
+        files
+    }
+
+    #[test]
+    fn sboms_pass_in_pairs_about_this_object_and_can_be_required() {
+        let f = fixture();
+        let trusted = trust(&f.public);
+        let policy = at_dev(&trusted);
+        let files = with_sboms(f);
+        let verdict = decide(&policy, &files, WHOLE).unwrap();
+        assert_eq!(verdict.sboms.len(), 2 * SbomFormat::ALL.len());
+        let cdx = SidecarKind::CycloneDx;
+        assert_eq!(verdict.sbom_file(cdx).as_ref(), files.get(&cdx));
+        // Absent SBOMs pass unless required.
+        decide(&policy, &f.files, WHOLE).unwrap();
+        let required = Policy {
+            require_sbom: true,
+            ..policy
+        };
+        let none = refusal(decide(&required, &f.files, WHOLE));
+        assert!(none.contains(".cdx.json does not exist"), "{none}");
+        decide(&required, &files, WHOLE).unwrap();
+
+        let mut lone = files.clone();
+        lone.remove(&SidecarKind::SpdxStatement);
+        lone.remove(&SidecarKind::SpdxStatementBundle);
+        let lone = refusal(decide(&policy, &lone, WHOLE));
+        assert!(lone.contains("nothing vouches for the SPDX SBOM"), "{lone}");
+        let mut orphan = files.clone();
+        orphan.remove(&SidecarKind::Spdx);
+        let orphan = refusal(decide(&policy, &orphan, WHOLE));
+        assert!(orphan.contains("incomplete"), "{orphan}");
+        let mut tampered = files.clone();
+        tampered.insert(
+            cdx,
+            br#"{"bomFormat": "CycloneDX", "components": [1]}"#.to_vec(),
+        );
+        let tampered = refusal(decide(&policy, &tampered, WHOLE));
+        assert!(
+            tampered.contains("not the one the statement signs"),
+            "{tampered}"
+        );
+        // Another object's statement, moved beside this one.
+        let mut swapped = files.clone();
+        let other = swapped[&SidecarKind::CycloneDxStatement].clone();
+        swapped.insert(SidecarKind::SpdxStatement, other);
+        swapped.remove(&SidecarKind::SpdxStatementBundle);
+        let swapped = refusal(decide(&policy, &swapped, WHOLE));
+        assert!(swapped.contains("predicateType"), "{swapped}");
+    }
+
+    type Files = HashMap<SidecarKind, Vec<u8>>;
+
+    /// The fixture's files, with SBOMs and a stage summary: each signed
+    /// file only bare, and only as its Sigstore bundle.
+    fn in_each_form(f: &Fixture) -> (Files, Files) {
+        let mut files = with_sboms(f);
+        let summary = stage_summary(&files, &f.signer);
+        files.insert(SidecarKind::Summary, summary.clone());
+        files.insert(
+            SidecarKind::SummaryBundle,
+            bundle::of_envelope(&summary).unwrap(),
+        );
+        let only = |keep: fn(&SidecarKind) -> bool| {
+            let mut files = files.clone();
+            files.retain(|kind, _| keep(kind));
+            files
+        };
+        (
+            only(|kind| kind.bundled().is_none()),
+            only(|kind| kind.bundle().is_none()),
+        )
+    }
+
+    #[test]
+    fn every_signed_file_passes_in_either_form_and_bundles_are_carried() {
+        let f = fixture();
+        let trusted = trust(&f.public);
+        let policy = Policy {
+            trust: &trusted,
+            placement: Placement::Key(STAGE_KEY),
+            promotion: None,
+            require_sbom: true,
+        };
+        let (bare, bundled) = in_each_form(f);
+        assert!(!bundled.contains_key(&SidecarKind::Statement));
+        let by_bare = decide(&policy, &bare, WHOLE).unwrap();
+        assert!(by_bare.bundles.is_empty());
+        let by_bundle = decide(&policy, &bundled, WHOLE).unwrap();
+        // The envelope out of the bundle is the file a publish writes.
+        assert_eq!(by_bundle.statement_bytes, f.files[&SidecarKind::Statement]);
+        assert_eq!(by_bundle.signature, by_bare.signature);
+        assert_eq!(
+            by_bundle.summary.as_ref().unwrap().1,
+            by_bare.summary.as_ref().unwrap().1
+        );
+        let cdx = SidecarKind::CycloneDxStatement;
+        assert_eq!(by_bundle.sbom_file(cdx), by_bare.sbom_file(cdx));
+        let carried: Vec<_> = by_bundle.bundles.iter().map(|(kind, _)| *kind).collect();
+        let expected: Vec<_> = bundled
+            .keys()
+            .copied()
+            .filter(|kind| kind.bundled().is_some())
+            .collect();
+        assert_eq!(carried.len(), expected.len());
+        assert!(expected.iter().all(|kind| carried.contains(kind)));
+        for (kind, bytes) in &by_bundle.bundles {
+            assert_eq!(bytes, &bundled[kind], "{kind:?}");
+        }
+        // Under another key, a bundle alone passes no more than the bare.
+        let (_, stranger) = key_pair_pem();
+        let other = trust(&stranger);
+        let strange = Policy {
+            trust: &other,
+            ..policy
+        };
+        let unsigned = refusal(decide(&strange, &bundled, WHOLE));
+        assert!(unsigned.contains("no signature"), "{unsigned}");
+        // A bare file given that is a bundle (`--statement x.sigstore.json`).
+        let mut given = bare.clone();
+        let statement_bundle = bundled[&SidecarKind::StatementBundle].clone();
+        given.insert(SidecarKind::Statement, statement_bundle);
+        decide(&policy, &given, WHOLE).unwrap();
+    }
+
+    #[test]
+    fn a_bundle_that_differs_from_the_bare_file_beside_it_is_refused() {
+        let f = fixture();
+        let trusted = trust(&f.public);
+        let policy = Policy {
+            trust: &trusted,
+            placement: Placement::Key(DEV_KEY),
+            promotion: None,
+            require_sbom: false,
+        };
+        let files = with_sboms(f);
+        decide(&policy, &files, WHOLE).unwrap();
+        // Each statement's bundle, swapped for another signed statement's.
+        let swaps = [
+            (
+                SidecarKind::StatementBundle,
+                SidecarKind::CycloneDxStatement,
+            ),
+            (
+                SidecarKind::CycloneDxStatementBundle,
+                SidecarKind::SpdxStatement,
+            ),
+            (SidecarKind::SpdxStatementBundle, SidecarKind::Statement),
+        ];
+        for (kind, other) in swaps {
+            let mut swapped = files.clone();
+            swapped.insert(kind, bundle::of_envelope(&files[&other]).unwrap());
+            let different = refusal(decide(&policy, &swapped, WHOLE));
+            assert!(
+                different.contains("holds another envelope than"),
+                "{different}"
+            );
+            assert!(different.contains(kind.suffix()), "{different}");
+        }
+        // The checksum's signature bundle: another signature of the same
+        // line, or a digest of another line.
+        let line = sha256_line(DEV_KEY, &SHA256);
+        let resigned =
+            base64::engine::general_purpose::STANDARD.encode(f.signer.sign(line.as_bytes()));
+        let keyid = f.signer.keyid();
+        let kind = SidecarKind::ChecksumSignatureBundle;
+        let mut other_signature = files.clone();
+        let bundled = bundle::of_blob_signature(line.as_bytes(), resigned.as_bytes(), keyid);
+        other_signature.insert(kind, bundled.clone());
+        let different = refusal(decide(&policy, &other_signature, WHOLE));
+        assert!(
+            different.contains("holds another signature than"),
+            "{different}"
+        );
+        // Alone, the new signature passes: it is a good one.
+        other_signature.remove(&SidecarKind::ChecksumSignature);
+        let verdict = decide(&policy, &other_signature, WHOLE).unwrap();
+        assert_eq!(verdict.signature, Some(resigned.into_bytes()));
+        let mut other_line = files.clone();
+        let signature = &files[&SidecarKind::ChecksumSignature];
+        let elsewhere = bundle::of_blob_signature(b"aa  other.enc\n", signature, keyid);
+        other_line.insert(kind, elsewhere);
+        let digest = refusal(decide(&policy, &other_line, WHOLE));
+        assert!(digest.contains("messageDigest"), "{digest}");
+        // A bundle of no kind at all.
+        let mut broken = files.clone();
+        broken.insert(
+            SidecarKind::StatementBundle,
+            files[&SidecarKind::Statement].clone(),
+        );
+        let broken = refusal(decide(&policy, &broken, WHOLE));
+        assert!(broken.contains("not a Sigstore bundle"), "{broken}");
+    }
+
     #[test]
     fn a_file_that_cannot_be_read_is_the_readers_error() {
         let f = fixture();
@@ -666,6 +1100,7 @@ mod tests {
             trust: &trusted,
             placement: Placement::File,
             promotion: None,
+            require_sbom: false,
         };
         let mut read = |_| Err("the disk is gone".to_string());
         let denied = policy.decide(&mut read, || Ok(WHOLE));

@@ -4,6 +4,7 @@
 
 use super::ci::Ci;
 use super::keywrap::{self, WrappingKey};
+use super::registry::SbomFormat;
 use crate::config::Names;
 use crate::image::BoundImage;
 use crate::secrets::Key;
@@ -148,6 +149,7 @@ pub fn sha256_digest(hex: String) -> BTreeMap<String, String> {
 }
 
 /// The object as sealed and uploaded.
+#[derive(Clone, Copy)]
 pub struct Sealed<'a> {
     pub names: &'a Names,
     pub object_key: &'a str,
@@ -161,6 +163,7 @@ pub struct Sealed<'a> {
 }
 
 /// What one publish knows once the object is sealed.
+#[derive(Clone, Copy)]
 pub struct PublishFacts<'a> {
     pub sealed: Sealed<'a>,
     pub sealing_component_sha256: &'a str,
@@ -172,6 +175,24 @@ pub struct PublishFacts<'a> {
     /// The promotion pipeline's key: with it, the data key is wrapped
     /// into `{object_key}.keywrap` (see `keywrap`).
     pub key_wrap: Option<&'a WrappingKey>,
+    /// The input's SBOM in each format, unless the publish skipped it.
+    pub sboms: Option<&'a SbomDocuments>,
+}
+
+/// An SBOM document in each format, as published beside the object.
+#[derive(Debug, Clone)]
+pub struct SbomDocuments {
+    pub cyclonedx: Vec<u8>,
+    pub spdx: Vec<u8>,
+}
+
+impl SbomDocuments {
+    pub fn document(&self, format: SbomFormat) -> &[u8] {
+        match format {
+            SbomFormat::CycloneDx => &self.cyclonedx,
+            SbomFormat::Spdx => &self.spdx,
+        }
+    }
 }
 
 /// HMAC-SHA256(data key, "publish-artifact/key-commitment/v1" || object
@@ -351,6 +372,7 @@ pub(crate) mod tests {
             builder_id: None,
             image: None,
             key_wrap,
+            sboms: None,
         };
         let ci: Vec<(String, String)> = ci
             .iter()

@@ -62,6 +62,8 @@ pub struct PromotionPolicy {
     pub to: String,
     pub stages: Vec<String>,
     pub require_summary_for: Vec<String>,
+    /// Whether the source had to carry its signed SBOMs.
+    pub require_sbom: bool,
     /// The key the provenance (and any earlier summary) had to be signed by.
     pub attestation_public_key_sha256: String,
     /// Pins on the provenance: builder id, repository, commit (when given).
@@ -268,6 +270,7 @@ mod tests {
             to: "stage".into(),
             stages: vec!["dev".into(), "stage".into(), "main".into()],
             require_summary_for: vec!["main".into()],
+            require_sbom: false,
             attestation_public_key_sha256: signer.keyid().into(),
             pins: BTreeMap::from([("commit", "c0ffee".to_string())]),
         };
@@ -306,7 +309,7 @@ mod tests {
         assert_eq!(value["predicate"]["verificationResult"], "PASSED");
         assert_eq!(value["predicate"]["policy"]["annotations"]["from"], "dev");
         // The policy digest is SHA-256 of the annotations, keys sorted, compact.
-        let sorted = r#"{"attestation_public_key_sha256":"KEYID","from":"dev","pins":{"commit":"c0ffee"},"require_summary_for":["main"],"stages":["dev","stage","main"],"to":"stage"}"#
+        let sorted = r#"{"attestation_public_key_sha256":"KEYID","from":"dev","pins":{"commit":"c0ffee"},"require_sbom":false,"require_summary_for":["main"],"stages":["dev","stage","main"],"to":"stage"}"#
             .replace("KEYID", signer.keyid());
         let digest = hex::encode(Sha256::digest(sorted.as_bytes()));
         assert_eq!(value["predicate"]["policy"]["digest"]["sha256"], digest);

@@ -15,11 +15,9 @@ use crate::cli::{AttestCommand, AttestVerifyArgs};
 use crate::failure::{Class, ClassExt, Failure};
 use crate::store::download::{ResumingReader, Source};
 use serde::Serialize;
+use std::cell::RefCell;
 use std::io::Read;
 use std::path::PathBuf;
-
-/// A statement is a few KiB; anything far larger is not one.
-const MAX_STATEMENT: u64 = 4 << 20;
 
 pub fn run(command: &AttestCommand) -> Result<(), Failure> {
     match command {
@@ -66,53 +64,22 @@ fn run_verify(args: &AttestVerifyArgs) -> Result<(), Failure> {
         .enable_all()
         .build()
         .class(Class::Internal)?;
-    let object = match &args.object.file {
-        Some(path) => Location::File(path.clone()),
-        None => Location::Remote(download_source(
-            args.object.url.as_deref(),
-            args.object.object_key.as_deref(),
-            &tokio,
-        )?),
+    let object = object_of(args, &tokio)?;
+    let beside = Beside {
+        args,
+        object: &object,
+        tokio: &tokio,
+        absent: RefCell::new(Vec::new()),
     };
-    let beside = |kind: SidecarKind| -> Result<Location, Failure> {
-        match &object {
-            Location::File(path) => {
-                let mut beside = path.clone().into_os_string();
-                beside.push(kind.suffix());
-                Ok(Location::File(beside.into()))
-            }
-            Location::Remote(_) => remote_beside(args, kind.suffix(), &tokio),
-        }
-    };
-    let statement_location = match &args.statement {
-        Some(path) => Location::File(path.clone()),
-        None => beside(SidecarKind::Statement)?,
-    };
-    // A local file's summary is only the one given; a remote object's
-    // sits beside it.
-    let summary_location = match (&args.vsa, &object) {
-        (Some(path), _) => Some(Location::File(path.clone())),
-        (None, Location::Remote(_)) => Some(beside(SidecarKind::Summary)?),
-        (None, Location::File(_)) => None,
-    };
-    let signature_location = beside(SidecarKind::ChecksumSignature)?;
+    let statement_location = beside.statement()?;
+    let summary_location = beside.summary()?;
     let url_path = args.object.url.as_deref().map(url_path);
-    let placement = match (&object, &args.object.object_key, &url_path) {
-        (Location::File(_), _, _) => Placement::File,
-        (_, Some(key), _) => Placement::Key(key),
-        (_, None, Some(path)) => Placement::UrlPath(path),
-        (_, None, None) => unreachable!("clap requires --file, --url or --object-key"),
-    };
-    let mut read = |kind: SidecarKind| match kind {
-        SidecarKind::Statement => read_statement(&statement_location, &tokio).map(Some),
-        SidecarKind::Summary => match &summary_location {
-            Some(location) => read_if_present(location, &tokio),
-            None => Ok(None),
-        },
-        SidecarKind::ChecksumSignature => read_if_present(&signature_location, &tokio),
-        // Rewritten from the provenance's facts, or only for promotion.
-        SidecarKind::Checksum | SidecarKind::KeyWrap => Ok(None),
-    };
+    let placement = placement_of(
+        &object,
+        args.object.object_key.as_deref(),
+        url_path.as_deref(),
+    );
+    let mut read = |kind: SidecarKind| beside.read(kind);
     let measure = || {
         hash_object(&object, &tokio).map(|(sha256, size)| Measured {
             sha256: Some(sha256),
@@ -123,20 +90,148 @@ fn run_verify(args: &AttestVerifyArgs) -> Result<(), Failure> {
         trust: &trust,
         placement,
         promotion: None,
+        require_sbom: args.require_sbom,
     };
     let verdict = policy.decide(&mut read, measure).map_err(denied)?;
-    let vsa = verdict
-        .summary
-        .as_ref()
-        .and(summary_location.as_ref())
-        .map(describe);
-    report(
-        &verdict,
-        describe(&object),
-        describe(&statement_location),
-        vsa,
-    );
+    let vsa = match (&verdict.summary, summary_location) {
+        (Some(_), Some(location)) => {
+            Some(describe(&beside.read_from(SidecarKind::Summary, location)?))
+        }
+        _ => None,
+    };
+    let statement = beside.read_from(SidecarKind::Statement, statement_location)?;
+    report(&verdict, describe(&object), describe(&statement), vsa);
     Ok(())
+}
+
+/// Where each file beside the object is read from, and how.
+struct Beside<'a> {
+    args: &'a AttestVerifyArgs,
+    object: &'a Location,
+    tokio: &'a tokio::runtime::Runtime,
+    /// The bare kinds that were not there (their bundles were read).
+    absent: RefCell<Vec<SidecarKind>>,
+}
+
+impl Beside<'_> {
+    /// The file of `kind` next to the object, local or remote.
+    fn location(&self, kind: SidecarKind) -> Result<Location, Failure> {
+        match self.object {
+            Location::File(path) => {
+                let mut beside = path.clone().into_os_string();
+                beside.push(kind.suffix());
+                Ok(Location::File(beside.into()))
+            }
+            Location::Remote(_) => remote_beside(self.args, kind.suffix(), self.tokio),
+        }
+    }
+
+    /// Where the file of `kind` that passed was read: `location`, or its
+    /// bundle beside the object when that was not there.
+    fn read_from(&self, kind: SidecarKind, location: Location) -> Result<Location, Failure> {
+        match (self.absent.borrow().contains(&kind), kind.bundle()) {
+            (true, Some(bundle)) => self.location(bundle),
+            _ => Ok(location),
+        }
+    }
+
+    /// `--statement`, or the envelope beside the object.
+    fn statement(&self) -> Result<Location, Failure> {
+        match &self.args.statement {
+            Some(path) => Ok(Location::File(path.clone())),
+            None => self.location(SidecarKind::Statement),
+        }
+    }
+
+    /// A local file's summary is only the one given; a remote object's
+    /// sits beside it.
+    fn summary(&self) -> Result<Option<Location>, Failure> {
+        Ok(match (&self.args.vsa, self.object) {
+            (Some(path), _) => Some(Location::File(path.clone())),
+            (None, Location::Remote(_)) => Some(self.location(SidecarKind::Summary)?),
+            (None, Location::File(_)) => None,
+        })
+    }
+
+    /// The policy's reader. A `--statement` or `--vsa` (in either form) is
+    /// the only one of its kind read; otherwise the bare file, its bundle,
+    /// or both beside the object will do.
+    fn read(&self, kind: SidecarKind) -> Result<Option<Vec<u8>>, Failure> {
+        let (args, tokio) = (self.args, self.tokio);
+        match kind {
+            SidecarKind::Statement if args.statement.is_none() => {
+                let bundle = self.location(SidecarKind::StatementBundle)?;
+                let bare = statement_beside(&self.statement()?, &bundle, tokio)?;
+                self.absent_if_none(kind, bare)
+            }
+            SidecarKind::Statement => read_limited(&self.statement()?, kind, tokio).map(Some),
+            SidecarKind::StatementBundle if args.statement.is_none() => {
+                read_if_present(&self.location(kind)?, kind, tokio)
+            }
+            SidecarKind::Summary => match self.summary()? {
+                Some(location) if args.vsa.is_none() => {
+                    self.absent_if_none(kind, read_if_present(&location, kind, tokio)?)
+                }
+                Some(location) => read_if_present(&location, kind, tokio),
+                None => Ok(None),
+            },
+            SidecarKind::SummaryBundle => match (&args.vsa, self.object) {
+                (None, Location::Remote(_)) => read_if_present(&self.location(kind)?, kind, tokio),
+                _ => Ok(None),
+            },
+            SidecarKind::ChecksumSignature
+            | SidecarKind::ChecksumSignatureBundle
+            | SidecarKind::CycloneDx
+            | SidecarKind::Spdx
+            | SidecarKind::CycloneDxStatement
+            | SidecarKind::SpdxStatement
+            | SidecarKind::CycloneDxStatementBundle
+            | SidecarKind::SpdxStatementBundle
+            | SidecarKind::ModelSignature => read_if_present(&self.location(kind)?, kind, tokio),
+            // Rewritten from the provenance's facts, or only for promotion.
+            SidecarKind::Checksum | SidecarKind::KeyWrap | SidecarKind::StatementBundle => Ok(None),
+        }
+    }
+
+    fn absent_if_none(
+        &self,
+        kind: SidecarKind,
+        file: Option<Vec<u8>>,
+    ) -> Result<Option<Vec<u8>>, Failure> {
+        if file.is_none() {
+            self.absent.borrow_mut().push(kind);
+        }
+        Ok(file)
+    }
+}
+
+/// The object: `--file`, or the download `--url` or `--object-key` names.
+fn object_of(
+    args: &AttestVerifyArgs,
+    tokio: &tokio::runtime::Runtime,
+) -> Result<Location, Failure> {
+    Ok(match &args.object.file {
+        Some(path) => Location::File(path.clone()),
+        None => Location::Remote(download_source(
+            args.object.url.as_deref(),
+            args.object.object_key.as_deref(),
+            tokio,
+        )?),
+    })
+}
+
+/// Where the object sits: a local file, a key, or a URL's path.
+fn placement_of<'a>(
+    object: &Location,
+    object_key: Option<&'a str>,
+    url_path: Option<&'a str>,
+) -> Placement<'a> {
+    match (object, object_key, url_path) {
+        (Location::File(_), _, _) => Placement::File,
+        (_, Some(key), _) => Placement::Key(key),
+        (_, None, Some(path)) => Placement::UrlPath(path),
+        (_, None, None) => unreachable!("clap requires --file, --url or --object-key"),
+    }
 }
 
 /// The trusted key from `--public-key`, or none with `--allow-unsigned`.
@@ -263,44 +358,65 @@ fn describe(location: &Location) -> String {
     }
 }
 
-fn read_statement(
+/// A file beside the object, whole, up to its kind's size limit.
+fn read_limited(
     location: &Location,
+    kind: SidecarKind,
     tokio: &tokio::runtime::Runtime,
 ) -> Result<Vec<u8>, Failure> {
+    let limit = kind.size_limit();
     let mut bytes = Vec::new();
     let read = match location {
-        Location::File(path) => open_input(path)?
-            .take(MAX_STATEMENT + 1)
-            .read_to_end(&mut bytes),
+        Location::File(path) => open_input(path)?.take(limit + 1).read_to_end(&mut bytes),
         Location::Remote(source) => ResumingReader::new(tokio, source)
-            .take(MAX_STATEMENT + 1)
+            .take(limit + 1)
             .read_to_end(&mut bytes),
     };
-    read.map_err(|err| anyhow::anyhow!("cannot read the statement {}: {err}", describe(location)))
+    read.map_err(|err| anyhow::anyhow!("cannot read {}: {err}", describe(location)))
         .class(match location {
             Location::File(_) => Class::Input,
             Location::Remote(_) => Class::Storage,
         })?;
-    if bytes.len() as u64 > MAX_STATEMENT {
+    if bytes.len() as u64 > limit {
         return Err(refused(Refusal::new(format!(
-            "{} is larger than {} MiB: not a statement",
+            "{} is larger than {} MiB: not a {} file",
             describe(location),
-            MAX_STATEMENT >> 20
+            limit >> 20,
+            kind.suffix()
         ))));
     }
     Ok(bytes)
 }
 
+/// The provenance's envelope beside the object, or `None` when only its
+/// bundle is there (the policy reads that next); when neither is, the
+/// envelope's own read error, as for any file that must be there.
+fn statement_beside(
+    envelope: &Location,
+    bundle: &Location,
+    tokio: &tokio::runtime::Runtime,
+) -> Result<Option<Vec<u8>>, Failure> {
+    let kind = SidecarKind::Statement;
+    if let Some(bytes) = read_if_present(envelope, kind, tokio)? {
+        return Ok(Some(bytes));
+    }
+    match read_if_present(bundle, SidecarKind::StatementBundle, tokio)? {
+        Some(_) => Ok(None),
+        None => read_limited(envelope, kind, tokio).map(Some),
+    }
+}
+
 /// A file that may be absent: `None` when it is not there.
 fn read_if_present(
     location: &Location,
+    kind: SidecarKind,
     tokio: &tokio::runtime::Runtime,
 ) -> Result<Option<Vec<u8>>, Failure> {
     match location {
         Location::File(path) if !path.exists() => Ok(None),
-        Location::File(_) => read_statement(location, tokio).map(Some),
+        Location::File(_) => read_limited(location, kind, tokio).map(Some),
         Location::Remote(source) => tokio
-            .block_on(source.get_if_present(MAX_STATEMENT))
+            .block_on(source.get_if_present(kind.size_limit()))
             .class(Class::Storage),
     }
 }

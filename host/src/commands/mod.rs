@@ -45,6 +45,14 @@ pub fn open_artifact(path: &Path) -> Result<Checked<StableInput>, Failure> {
         .class(Class::Input)
 }
 
+/// A file's name without its directory (CI paths say nothing), as the
+/// provenance and the SBOMs name an input.
+pub fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
 trait PathContext<T> {
     fn with_context_path(self, path: &Path, what: &str) -> anyhow::Result<T>;
 }

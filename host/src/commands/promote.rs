@@ -31,7 +31,7 @@ use crate::attest::keys::{SigningKey, VerifyingKey};
 use crate::attest::keywrap::UnwrappingKey;
 use crate::attest::policy::{self, Measured, Placement, Policy, Verdict};
 use crate::attest::registry::{OnPromotion, SidecarKind};
-use crate::attest::sidecars::Sidecar;
+use crate::attest::sidecars::{Sidecar, bundle_of};
 use crate::attest::statement::rfc3339;
 use crate::attest::verify::{AttestedObject, Pins, Signed, Trust};
 use crate::attest::vsa::{self, LOCAL_VERIFIER, Promotion, PromotionPolicy, input_attestation};
@@ -49,9 +49,6 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::time::{Instant, SystemTime};
-
-/// Statements, summaries and wraps are a few KiB.
-const SIDECAR_LIMIT: u64 = 4 << 20;
 
 /// The `--json` receipt. It never holds the key.
 #[derive(Serialize)]
@@ -88,6 +85,7 @@ struct Plan {
     to: String,
     stages: Vec<String>,
     require_vsa_for: Vec<String>,
+    require_sbom: bool,
     source_key: String,
     target_key: String,
 }
@@ -146,6 +144,7 @@ impl Plan {
                 .filter(|stage| !stage.is_empty())
                 .cloned()
                 .collect(),
+            require_sbom: args.require_sbom,
             stages,
         })
     }
@@ -249,7 +248,7 @@ pub fn run(args: &PromoteArgs) -> Result<(), Failure> {
         return Err(undo(&tokio, staged, failure));
     }
     let summary = summary_of_promotion(&plan, &keys, &env, &verified, signer);
-    let sidecars = carried_sidecars(&plan, &verified, summary);
+    let sidecars = carried_sidecars(&plan, &verified, summary, signer.keyid());
     let written = match put_sidecars(
         &tokio,
         &bucket,
@@ -365,11 +364,19 @@ fn summary_of_promotion(
         let key = SidecarKind::Summary.key_beside(&plan.source_key);
         inputs.push(input_attestation(&env.cdn_url(&key), bytes));
     }
+    // The SBOM statements checked are attestations it rested on too.
+    for (kind, bytes) in &verdict.sboms {
+        if kind.signed() {
+            let key = kind.key_beside(&plan.source_key);
+            inputs.push(input_attestation(&env.cdn_url(&key), bytes));
+        }
+    }
     let policy = PromotionPolicy {
         from: plan.from.clone(),
         to: plan.to.clone(),
         stages: plan.stages.clone(),
         require_summary_for: plan.require_vsa_for.clone(),
+        require_sbom: plan.require_sbom,
         attestation_public_key_sha256: keys.keyid().to_string(),
         pins: pins_of(&keys.trust.pins),
     };
@@ -390,42 +397,60 @@ fn summary_of_promotion(
 
 /// Step 8: what lands beside the copy, from the bytes that were checked
 /// (not copied from the source), every kind as the registry says.
-fn carried_sidecars(plan: &Plan, verified: &Verified, summary: Vec<u8>) -> Vec<Sidecar> {
+fn carried_sidecars(
+    plan: &Plan,
+    verified: &Verified,
+    summary: Vec<u8>,
+    keyid: &str,
+) -> Vec<Sidecar> {
     let verdict = &verified.verdict;
     let carried = |kind| match kind {
         SidecarKind::Statement => Some(verdict.statement_bytes.clone()),
         SidecarKind::ChecksumSignature => verdict.signature.clone(),
         SidecarKind::KeyWrap => Some(verified.keywrap.clone()),
-        SidecarKind::Checksum | SidecarKind::Summary => None,
+        SidecarKind::CycloneDx
+        | SidecarKind::Spdx
+        | SidecarKind::CycloneDxStatement
+        | SidecarKind::SpdxStatement => verdict.sbom_file(kind),
+        SidecarKind::StatementBundle
+        | SidecarKind::ChecksumSignatureBundle
+        | SidecarKind::CycloneDxStatementBundle
+        | SidecarKind::SpdxStatementBundle => verdict.bundle(kind),
+        SidecarKind::ModelSignature => verdict.model_signature.clone(),
+        SidecarKind::Checksum | SidecarKind::Summary | SidecarKind::SummaryBundle => None,
     };
     beside_the_copy(
         &plan.target_key,
         &verified.attested().sha256,
         carried,
         summary,
+        keyid,
     )
 }
 
 /// Every kind, as the registry says promotion treats it: rewritten for the
-/// target, carried from the checked source, or made by this promotion.
+/// target, carried from the checked source, or made by this promotion (the
+/// summary, signed by `keyid`, and its Sigstore bundle).
 fn beside_the_copy(
     target_key: &str,
     sha256: &[u8; 32],
     carried: impl Fn(SidecarKind) -> Option<Vec<u8>>,
     summary: Vec<u8>,
+    keyid: &str,
 ) -> Vec<Sidecar> {
     let mut summary = Some(summary);
-    SidecarKind::ALL
-        .into_iter()
-        .filter_map(|kind| {
-            let bytes = match kind.on_promotion() {
-                OnPromotion::Rewritten => Some(rewritten(kind, target_key, sha256)),
-                OnPromotion::Carried => carried(kind),
-                OnPromotion::Made => summary.take(),
-            };
-            bytes.map(|bytes| Sidecar::new(kind, bytes))
-        })
-        .collect()
+    let mut files = Vec::new();
+    for kind in SidecarKind::ALL {
+        let bytes = match kind.on_promotion() {
+            OnPromotion::Rewritten => Some(rewritten(kind, target_key, sha256)),
+            OnPromotion::Carried => carried(kind),
+            // A bundle comes after the file it bundles, made just before.
+            OnPromotion::Made if kind.bundled().is_some() => bundle_of(kind, &files, keyid),
+            OnPromotion::Made => summary.take(),
+        };
+        files.extend(bytes.map(|bytes| Sidecar::new(kind, bytes)));
+    }
+    files
 }
 
 /// A kind promotion writes again for the target key.
@@ -492,11 +517,12 @@ fn verify_source(
             require_summary: plan.require_vsa_for.contains(&plan.to),
             unwrapping: &keys.unwrapping,
         }),
+        require_sbom: plan.require_sbom,
     };
     let mut read = |kind: SidecarKind| {
         tokio
             .block_on(stoppable(
-                bucket.get_small(&kind.key_beside(source), SIDECAR_LIMIT),
+                bucket.get_small(&kind.key_beside(source), kind.size_limit()),
             ))
             .class(Class::Storage)
     };
@@ -600,8 +626,20 @@ mod tests {
     use super::*;
     use crate::attest::sidecars::sha256_line;
 
+    /// A signed envelope, as the summary a promotion makes.
+    fn signed_summary() -> (Vec<u8>, String) {
+        let (private, _) = crate::attest::keys::tests::key_pair_pem();
+        let signer = SigningKey::from_pem(private.as_bytes()).unwrap();
+        let envelope = crate::attest::dsse::Envelope::new(b"{}", Some(&signer));
+        (
+            serde_json::to_vec_pretty(&envelope).unwrap(),
+            signer.keyid().to_string(),
+        )
+    }
+
     #[test]
     fn every_kind_lands_beside_the_copy_as_the_registry_says() {
+        let (summary, keyid) = signed_summary();
         // Carried kinds are exactly the ones the registry calls carried.
         for kind in SidecarKind::ALL {
             let marker = kind.suffix().as_bytes().to_vec();
@@ -610,6 +648,7 @@ mod tests {
                 &[0; 32],
                 |k| (k == kind).then(|| marker.clone()),
                 Vec::new(),
+                &keyid,
             );
             let carried = files.iter().any(|file| file.bytes == marker);
             assert_eq!(
@@ -622,7 +661,8 @@ mod tests {
             "stage/a-arm64-1.enc",
             &[0xab; 32],
             |kind| Some(kind.suffix().as_bytes().to_vec()),
-            b"summary".to_vec(),
+            summary.clone(),
+            &keyid,
         );
         let kinds: Vec<_> = files.iter().map(|file| file.kind).collect();
         assert_eq!(kinds, SidecarKind::ALL);
@@ -631,19 +671,30 @@ mod tests {
             sha256_line("stage/a-arm64-1.enc", &[0xab; 32]).as_bytes()
         );
         assert_eq!(files[1].bytes, b".intoto.json");
-        assert_eq!(files[4].bytes, b"summary");
+        let [.., made, its_bundle] = files.as_slice() else {
+            unreachable!()
+        };
+        assert_eq!(made.bytes, summary);
+        // The summary's bundle is made of the summary that was made.
+        assert_eq!(its_bundle.kind, SidecarKind::SummaryBundle);
+        assert_eq!(
+            crate::attest::bundle::envelope_of(&its_bundle.bytes).unwrap(),
+            summary
+        );
         // Without a signature at the source, none is carried.
         let unsigned = beside_the_copy(
             "k",
             &[0; 32],
             |kind| (kind != SidecarKind::ChecksumSignature).then(Vec::new),
             Vec::new(),
+            &keyid,
         );
         assert!(
             unsigned
                 .iter()
                 .all(|f| f.kind != SidecarKind::ChecksumSignature)
         );
-        assert_eq!(unsigned.len(), SidecarKind::ALL.len() - 1);
+        // Nor a bundle of a summary that is not a signed envelope.
+        assert_eq!(unsigned.len(), SidecarKind::ALL.len() - 2);
     }
 }

@@ -11,24 +11,33 @@
 //!    (`If-None-Match: *`, so a racing publish cannot be overwritten).
 //! 4. The stored object's size is checked, the provenance sidecars are put
 //!    beside it (`{key}.sha256`, `{key}.intoto.json`, `{key}.sha256.sig`;
-//!    see docs/provenance.md), then the row is registered.
+//!    see docs/provenance.md) with the SBOMs made in the same read
+//!    (`{key}.cdx.json`, `{key}.spdx.json` and their signed statements; see
+//!    docs/sbom.md), then the row is registered.
 //!
 //! Any failure, or a signal, undoes what was done (`store::staged`): an
 //! upload is aborted, an object deleted, a replaced object put back. Only a
 //! registration whose answer was lost leaves the object, and says so.
 
-use super::{human_bytes, mib_per_second, open_artifact, print_json, usage};
+use super::{file_name, human_bytes, mib_per_second, open_artifact, print_json, usage};
 use crate::admin::{self, Registration};
+use crate::attest::ci::Ci;
+use crate::attest::statement::SbomDocuments;
 use crate::attest::statement::Sealed;
 use crate::cli::PublishArgs;
 use crate::config::{self, Environment, Names};
 use crate::failure::{Class, ClassExt, Failure, pipeline_class};
 use crate::image::BoundImage;
-use crate::interrupt;
+use crate::image::scan::Scanned;
+use crate::interrupt::{self, Checked};
 use crate::progress::Progress;
-use crate::publishing::provenance::{Input, Provenance, ProvenanceReceipt};
+use crate::publishing::input::{Finished, Input};
+use crate::publishing::provenance::{Provenance, ProvenanceReceipt};
+use crate::publishing::sbom::{self, Plaintext, SbomReceipt};
 use crate::publishing::staging::{claim, not_interrupted, put_sidecars, settle, stoppable, undo};
 use crate::publishing::{AsyncRuntime, async_runtime};
+use crate::sbom::squash::Squasher;
+use crate::sealing::input::StableInput;
 use crate::sealing::pipeline::{self, PipelineError, SealOptions, SealReport};
 use crate::sealing::runtime::Runtime;
 use crate::secrets::{Key, generate_iv};
@@ -60,6 +69,9 @@ struct Receipt<'a> {
     replaced: bool,
     registration_attempts: u32,
     provenance: ProvenanceReceipt,
+    /// The SBOMs beside the object; absent with `--sbom off`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sbom: Option<SbomReceipt>,
     durations: Durations,
 }
 
@@ -119,9 +131,7 @@ pub fn run(args: &PublishArgs) -> Result<(), Failure> {
     let (file, names) = checked_flags(args)?;
     let env = Environment::load(config::lookup).map_err(usage)?;
     let mut provenance = Provenance::prepare(&args.provenance, &names)?;
-    let input = open_artifact(&file)?;
-    let plaintext_length = input.0.length();
-    let input = provenance.input(input);
+    let (input, plaintext_length) = open_through(&mut provenance, &file)?;
 
     let runtime = Runtime::load().class(Class::Internal)?;
     let tokio = async_runtime()?;
@@ -133,12 +143,13 @@ pub fn run(args: &PublishArgs) -> Result<(), Failure> {
     let key = Key::generate().class(Class::Internal)?;
     let place = (&tokio, &runtime, &bucket);
     let sealing = (object_key.as_str(), publish_id.as_str(), plaintext_length);
-    let (mut staged, stored) = claim_and_seal(place, sealing, args, input, &key)?;
+    let (mut staged, mut stored) = claim_and_seal(place, sealing, args, input, &key)?;
     let sealed_at = Instant::now();
+    let name = file_name(&file);
+    let (sboms, sbom_receipt) = sboms_of(&provenance, &mut stored, &names, &name).unzip();
     let (summary, object_sha256) = (&stored.report.summary, stored.object_sha256);
-    let name = input_name(&file);
     let sealed = facts(&names, &object_key, &stored, &key, &name, args.tuning.level);
-    let files = provenance.sidecars(sealed, stored.image.as_ref());
+    let files = provenance.sidecars(sealed, stored.image.as_ref(), sboms.as_ref());
     let sidecar_keys = match put_sidecars(
         &tokio,
         &bucket,
@@ -175,6 +186,7 @@ pub fn run(args: &PublishArgs) -> Result<(), Failure> {
         replaced,
         registration_attempts: attempts,
         provenance: provenance.receipt(sidecar_keys, stored.image.as_ref()),
+        sbom: sbom_receipt,
         durations: Durations::until_now(started, sealed_at),
     };
     say_published(
@@ -191,12 +203,56 @@ pub fn run(args: &PublishArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// The input file and its length, to be read through what the provenance
+/// and the SBOM need to see of it.
+fn open_through(
+    provenance: &mut Provenance,
+    file: &std::path::Path,
+) -> Result<(Input<Checked<StableInput>>, u64), Failure> {
+    let input = open_artifact(file)?;
+    let length = input.0.length();
+    let input = provenance
+        .input(input)
+        .map_err(|err| anyhow::anyhow!("cannot read the input file {}: {err}", file.display()))
+        .class(Class::Input)?;
+    Ok((input, length))
+}
+
 /// What the seal left in the bucket, checked.
 struct Stored {
     report: SealReport,
     object_sha256: [u8; 32],
     upload: UploadReport,
     image: Option<BoundImage>,
+    /// The scan of a tar's layers, until its SBOM is made.
+    scanned: Option<Result<Scanned<Squasher>, String>>,
+}
+
+/// The SBOM documents of the sealed input, unless `--sbom off`: made from
+/// the scan of the one read (an image), or from the plaintext's digest (a
+/// model). The supplier is the repository CI built from.
+fn sboms_of(
+    provenance: &Provenance,
+    stored: &mut Stored,
+    names: &Names,
+    file_name: &str,
+) -> Option<(SbomDocuments, SbomReceipt)> {
+    let created = provenance.sbom_created()?;
+    let plaintext = Plaintext {
+        names: Some(names),
+        file_name,
+        sha256: stored.report.plaintext_sha256,
+        size: stored.report.summary.plaintext_length,
+    };
+    let supplier = Ci::read(&|name| std::env::var(name).ok()).repository;
+    let scanned = stored.scanned.take();
+    Some(sbom::documents(
+        scanned,
+        stored.image.as_ref(),
+        plaintext,
+        created,
+        supplier,
+    ))
 }
 
 /// Claims the object key, then seals into it; on a failure, undoes what
@@ -277,20 +333,14 @@ fn seal_checked<I: std::io::Read + Send>(
         .try_into()
         .class(Class::Internal)?;
     check_stored(tokio, bucket, object_key, report.summary.object_length).class(Class::Storage)?;
-    let image = input.finish()?;
+    let Finished { image, scanned } = input.finish()?;
     Ok(Stored {
         report,
         object_sha256,
         upload,
         image,
+        scanned,
     })
-}
-
-/// The input file's name without its directory (CI paths say nothing).
-fn input_name(file: &std::path::Path) -> String {
-    file.file_name()
-        .map(|name| name.to_string_lossy().into_owned())
-        .unwrap_or_default()
 }
 
 /// Registers the row and settles what was staged by the answer. A signal

@@ -1,7 +1,7 @@
 //! `publish-artifact sbom`: the SBOM of a file, offline and without
 //! credentials, written in one format to a file or stdout.
 
-use super::{open_input, sha256_of, usage};
+use super::{file_name, open_input, sha256_of, usage};
 use crate::cli::{SbomArgs, SbomFormat};
 use crate::config;
 use crate::failure::{Class, ClassExt, Failure};
@@ -95,12 +95,6 @@ fn read_model_card(
         )));
     }
     parse_model_card(&bytes).map_err(|why| usage(format!("--model-card {} {why}", path.display())))
-}
-
-fn file_name(path: &std::path::Path) -> String {
-    path.file_name()
-        .map(|name| name.to_string_lossy().into_owned())
-        .unwrap_or_default()
 }
 
 /// The document in the chosen format, to `--out` (whole or not at all) or

@@ -1,13 +1,20 @@
-//! `publish-artifact seal`: a local, offline seal.
+//! `publish-artifact seal`: a local, offline seal; with `--sbom on`, the
+//! input's SBOMs from the same read, beside the object.
 
-use super::{human_bytes, mib_per_second, open_artifact};
+use super::{file_name, human_bytes, mib_per_second, open_artifact};
+use crate::attest::registry::SbomFormat;
 use crate::cli::SealArgs;
+use crate::config;
 use crate::failure::{Class, ClassExt, Failure, pipeline_class};
 use crate::output::AtomicOutput;
-use crate::sealing::pipeline::{self, SealOptions};
+use crate::publishing::input::Input;
+use crate::publishing::sbom::{self, Plaintext};
+use crate::sbom::document::creation_time;
+use crate::sealing::pipeline::{self, SealOptions, SealReport};
 use crate::sealing::runtime::Runtime;
 use crate::secrets::{Key, KeyFile, generate_iv};
 use serde::Serialize;
+use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 
 /// The summary on stdout. It never holds the key.
@@ -21,21 +28,23 @@ struct Summary<'a> {
     compressed_size_bytes: u64,
     level: u8,
     key_file: &'a std::path::Path,
+    /// The SBOM files written (`--sbom on`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    sboms: Vec<PathBuf>,
     seconds: f64,
 }
 
 pub fn run(args: &SealArgs) -> Result<(), Failure> {
     refuse_existing_out(args)?;
-    let mut input = open_artifact(&args.file)?;
-    let (key, iv, reserved) = match (&args.key_file, args.iv, &args.key_out) {
-        (Some(path), Some(iv), _) => (Key::read_file(path).class(Class::Input)?, iv, None),
-        (None, None, Some(path)) => {
-            let reserved = KeyFile::reserve(path).class(Class::Output)?;
-            let key = Key::generate().class(Class::Internal)?;
-            (key, generate_iv().class(Class::Internal)?, Some(reserved))
-        }
-        _ => unreachable!("clap requires --key-out, or --key-file with --iv"),
-    };
+    let created = args
+        .sbom
+        .then(|| creation_time(config::lookup, std::time::SystemTime::now()))
+        .transpose()
+        .map_err(super::usage)?;
+    let mut input = Input::new(open_artifact(&args.file)?, None, args.sbom)
+        .map_err(|err| anyhow::anyhow!("cannot read the input file {}: {err}", args.file.display()))
+        .class(Class::Input)?;
+    let (key, iv, reserved) = key_of(args)?;
     let runtime = Runtime::load().class(Class::Internal)?;
     let mut out = AtomicOutput::create(&args.out).class(Class::Output)?;
     let options = SealOptions::new(args.tuning.level, args.tuning.threads());
@@ -65,6 +74,10 @@ pub fn run(args: &SealArgs) -> Result<(), Failure> {
         }
         return Err(Failure::new(Class::Output, err));
     }
+    let sboms = match created {
+        Some(created) => write_sboms(args, input, &report, created)?,
+        None => Vec::new(),
+    };
 
     let summary = &report.summary;
     eprintln!(
@@ -86,6 +99,7 @@ pub fn run(args: &SealArgs) -> Result<(), Failure> {
         compressed_size_bytes: summary.compressed_length,
         level: options.level,
         key_file: key_path,
+        sboms,
         seconds: report.elapsed.as_secs_f64(),
     };
     println!(
@@ -93,6 +107,57 @@ pub fn run(args: &SealArgs) -> Result<(), Failure> {
         serde_json::to_string_pretty(&json).expect("plain data serializes")
     );
     Ok(())
+}
+
+/// The key and IV given (`--key-file`, `--iv`), or fresh ones with the new
+/// key file reserved (`--key-out`).
+fn key_of(args: &SealArgs) -> Result<(Key, [u8; 16], Option<KeyFile<'_>>), Failure> {
+    Ok(match (&args.key_file, args.iv, &args.key_out) {
+        (Some(path), Some(iv), _) => (Key::read_file(path).class(Class::Input)?, iv, None),
+        (None, None, Some(path)) => {
+            let reserved = KeyFile::reserve(path).class(Class::Output)?;
+            let key = Key::generate().class(Class::Internal)?;
+            (key, generate_iv().class(Class::Internal)?, Some(reserved))
+        }
+        _ => unreachable!("clap requires --key-out, or --key-file with --iv"),
+    })
+}
+
+/// The SBOMs of what was sealed, each beside `--out` (written whole or not
+/// at all): an image's packages from the scan, or a file's ML-BOM.
+fn write_sboms(
+    args: &SealArgs,
+    input: Input<impl std::io::Read>,
+    report: &SealReport,
+    created: std::time::SystemTime,
+) -> Result<Vec<PathBuf>, Failure> {
+    let scanned = input.finish()?.scanned;
+    let name = file_name(&args.file);
+    let plaintext = Plaintext {
+        names: None,
+        file_name: &name,
+        sha256: report.plaintext_sha256,
+        size: report.summary.plaintext_length,
+    };
+    let (documents, _) = sbom::documents(scanned, None, plaintext, created, None);
+    SbomFormat::ALL
+        .into_iter()
+        .map(|format| {
+            let path = sbom_path(&args.out, format);
+            let mut file = AtomicOutput::create(&path).class(Class::Output)?;
+            file.write(documents.document(format))
+                .class(Class::Output)?;
+            file.commit().class(Class::Output)?;
+            Ok(path)
+        })
+        .collect()
+}
+
+/// `OUT.cdx.json`, `OUT.spdx.json`: the suffixes the published files have.
+fn sbom_path(out: &std::path::Path, format: SbomFormat) -> PathBuf {
+    let mut path = out.as_os_str().to_owned();
+    path.push(format.document().suffix());
+    path.into()
 }
 
 /// An object already at `--out` pairs with a key somewhere: replacing it

@@ -97,7 +97,10 @@ impl<R: Read, V: LayerVisitor> Scan<R, V> {
         Self::start(inner, Some(visitor), limits)
     }
 
-    fn start(inner: R, visitor: Option<V>, limits: Limits) -> Self {
+    /// Hands every layer's entries to `visitor` when there is one; without
+    /// it, only hashes the members (a `Scan<R, V>` either way, for a caller
+    /// that decides at run time).
+    pub fn start(inner: R, visitor: Option<V>, limits: Limits) -> Self {
         let (sender, receiver) = sync_channel(QUEUE);
         let parser =
             std::thread::spawn(move || scan(ChannelReader::new(receiver), visitor, limits));

@@ -1,15 +1,18 @@
-//! The provenance part of `publish`: the signing key and the image binding
-//! checked before anything is read or sent, the input read through the
-//! binding, and the sidecar files once the object is sealed.
+//! The provenance part of `publish`: the signing key, the image binding and
+//! the SBOM's date checked before anything is read or sent, the input read
+//! through the one scan (`input`), and the sidecar files once the object
+//! is sealed.
 
+use super::input::Input;
 use crate::attest::keys::SigningKey;
 use crate::attest::keywrap::WrappingKey;
 use crate::attest::sidecars::{self, Sidecar};
-use crate::attest::statement::{PublishFacts, Sealed};
+use crate::attest::statement::{PublishFacts, SbomDocuments, Sealed};
 use crate::cli::ProvenanceArgs;
 use crate::config::{self, Names};
 use crate::failure::{Class, ClassExt, Failure};
-use crate::image::{BindingReader, BoundImage, Expectation, ImageRef};
+use crate::image::{BoundImage, Expectation, ImageRef};
+use crate::sbom::document::creation_time;
 use serde::Serialize;
 use std::io::{self, Read};
 use std::path::PathBuf;
@@ -23,6 +26,9 @@ pub struct Provenance {
     binding: Option<Expectation>,
     builder_id: Option<String>,
     started: SystemTime,
+    /// The SBOMs' creation time (`SOURCE_DATE_EPOCH`, else now), unless
+    /// `--sbom off`.
+    sbom_created: Option<SystemTime>,
 }
 
 /// What the `--json` receipt says about the provenance.
@@ -59,26 +65,41 @@ impl Provenance {
                 )
             })
             .transpose()?;
+        let started = SystemTime::now();
+        let sbom_created = args
+            .sbom
+            .then(|| creation_time(config::lookup, started))
+            .transpose()
+            .map_err(|why| anyhow::anyhow!(why))
+            .class(Class::Usage)?;
         Ok(Self {
             signer,
             key_wrap,
             binding,
             builder_id: args.builder_id.clone(),
-            started: SystemTime::now(),
+            started,
+            sbom_created,
         })
     }
 
-    /// The input as sealing reads it: through the image binding when one
-    /// was asked for.
-    pub fn input<R: Read>(&mut self, input: R) -> Input<R> {
-        match self.binding.take() {
-            Some(binding) => Input::Bound(Box::new(binding.reader(input))),
-            None => Input::Plain(input),
-        }
+    /// The input as sealing reads it: through the one scan when the
+    /// binding or the SBOM needs it.
+    pub fn input<R: Read>(&mut self, input: R) -> io::Result<Input<R>> {
+        Input::new(input, self.binding.take(), self.sbom_created.is_some())
+    }
+
+    /// When the SBOMs are made: their creation time.
+    pub fn sbom_created(&self) -> Option<SystemTime> {
+        self.sbom_created
     }
 
     /// The sidecars for the sealed object, signed when a key was given.
-    pub fn sidecars(&self, sealed: Sealed<'_>, image: Option<&BoundImage>) -> Vec<Sidecar> {
+    pub fn sidecars(
+        &self,
+        sealed: Sealed<'_>,
+        image: Option<&BoundImage>,
+        sboms: Option<&SbomDocuments>,
+    ) -> Vec<Sidecar> {
         let facts = PublishFacts {
             sealed,
             sealing_component_sha256: crate::sealing::embedded::GUEST_SHA256,
@@ -87,6 +108,7 @@ impl Provenance {
             builder_id: self.builder_id.as_deref(),
             image,
             key_wrap: self.key_wrap.as_ref(),
+            sboms,
         };
         // CI's own variables, not their PLUGIN_* spellings: they describe
         // the run and are set by Woodpecker, never by a step's settings.
@@ -103,38 +125,6 @@ impl Provenance {
             keyid: self.signer.as_ref().map(|key| key.keyid().to_string()),
             image: image.map(BoundImage::reference),
             sidecars,
-        }
-    }
-}
-
-/// The input file, read through the image binding or not.
-pub enum Input<R> {
-    Plain(R),
-    Bound(Box<BindingReader<R>>),
-}
-
-impl<R: Read> Read for Input<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Self::Plain(input) => input.read(buf),
-            Self::Bound(input) => input.read(buf),
-        }
-    }
-}
-
-impl<R: Read> Input<R> {
-    /// After the whole input was read: the bound image, if one was asked
-    /// for, or the binding's refusal (exit 9).
-    pub fn finish(self) -> Result<Option<BoundImage>, Failure> {
-        match self {
-            Self::Plain(_) => Ok(None),
-            Self::Bound(input) => input
-                .finish()
-                .map(Some)
-                .map_err(|refusal| {
-                    anyhow::anyhow!("the input is not the image --image-ref names: {refusal}")
-                })
-                .class(Class::Attestation),
         }
     }
 }

@@ -5,6 +5,7 @@
 use super::catalogers;
 use super::document::{Bom, ImageFacts, Subject};
 use super::squash::Squasher;
+use crate::image::BoundImage;
 use crate::image::layout::{self, ArchiveImage, ImageConfig};
 use crate::image::scan::{Scanned, normalize};
 use crate::image::{Limits, Scan};
@@ -23,10 +24,17 @@ pub fn scan(input: impl Read + Send, created: SystemTime) -> Result<Option<Bom>,
     std::io::copy(&mut scan, &mut std::io::sink())
         .map_err(|err| format!("cannot be read: {err}"))?;
     let scanned = scan.finish().map_err(|err| err.to_string())?;
-    bom_of(scanned, created)
+    bom_of(scanned, None, created)
 }
 
-fn bom_of(scanned: Scanned<Squasher>, created: SystemTime) -> Result<Option<Bom>, String> {
+/// The document of a finished scan; `None` when the tar has no
+/// manifest.json. A `bound` image (publish `--image-ref`) names the
+/// subject by its repository and the manifest digest pushed.
+pub fn bom_of(
+    scanned: Scanned<Squasher>,
+    bound: Option<&BoundImage>,
+    created: SystemTime,
+) -> Result<Option<Bom>, String> {
     let contents = &scanned.contents;
     let Some(manifest) = contents
         .file("manifest.json")
@@ -48,13 +56,17 @@ fn bom_of(scanned: Scanned<Squasher>, created: SystemTime) -> Result<Option<Bom>
         .and_then(|bytes| layout::parse::<ImageConfig>(bytes).ok())
         .map(|config| format!("{}/{}", config.os, config.architecture));
     let tags = image.repo_tags.clone().unwrap_or_default();
-    let facts = ImageFacts {
-        name: tags
+    let name = match bound {
+        Some(image) => image.repository.clone(),
+        None => tags
             .first()
             .map(|tag| repository(tag))
             .unwrap_or_else(|| "image".into()),
+    };
+    let facts = ImageFacts {
+        name,
         tags,
-        manifest_digest: None,
+        manifest_digest: bound.map(|image| format!("sha256:{}", image.manifest_sha256_hex())),
         config_digest: format!(
             "sha256:{}",
             hex::encode(config.map(|m| m.sha256).unwrap_or_default())
