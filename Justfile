@@ -14,9 +14,22 @@ setup:
 build:
     cargo build --release --locked
 
-# Build the CLI for arm64 with Debian's cross toolchain (tests run it under qemu).
+# Build the CLI for arm64 glibc with Debian's cross toolchain (not part of `just test`:
+# the tests run the static aarch64 binary under qemu; `just dist` builds the shipped glibc one).
 cross:
     cargo build --release --locked --target aarch64-unknown-linux-gnu
+
+# Fully static binaries for x86_64 and aarch64 musl (scripts/static.sh), in
+# $CARGO_TARGET_DIR/<triple>/release: checked to need no loader and no library,
+# to embed the release build's guest, and to pass their selftest.
+static:
+    scripts/static.sh
+
+# The tool image for linux/amd64 and linux/arm64 from the static binaries, with no
+# daemon (buildah, chroot isolation, vfs), as an OCI layout in $IMAGE_OUT
+# (default target/image); prints the index digest, the same for every build of a commit.
+image: static
+    scripts/image.sh
 
 # The native wheel (the release binary plus the Python package `publish_artifact`)
 # in $CARGO_TARGET_DIR/wheels; maturin reuses the release build.
@@ -24,11 +37,12 @@ wheel: build
     rm -f "${CARGO_TARGET_DIR:-target}"/wheels/publish_artifact-*.whl
     maturin build --release --locked --out "${CARGO_TARGET_DIR:-target}/wheels"
 
-# Unit tests, then the black-box suite against the release binaries (x86_64 and arm64)
-# and the wheel. The unit tests come first: `cargo test` builds the binary again with
+# Unit tests, then the black-box suite against the x86_64 release binary, the static
+# x86_64 and aarch64 ones (the arm64 tests run the static one under qemu, so no glibc
+# aarch64 build is needed here) and the wheel. The unit tests come first: `cargo test` builds the binary again with
 # the dev-dependencies' features, and the suite must test the `just build` binary,
 # the one the wheel packs.
-test: unit build cross wheel
+test: unit build static wheel
     python3 -m pytest tests
 
 # The Rust unit and property tests of every crate.
@@ -51,8 +65,10 @@ dist: build
 demo: build
     python3 scripts/demo.py
 
-# seal and open vs a Python and a shell baseline, and whole publishes to a local Garage, on a generated corpus
+# seal and open vs a Python and a shell baseline, whole publishes to a local Garage, and the
+# static x86_64 binary against the glibc one, on a generated corpus
 # (BENCH_SIZE_MIB, default 1024; BENCH_LARGE_MIB, default 4096); writes bench/RESULTS.md.
 bench: build
+    scripts/static.sh x86_64-unknown-linux-musl
     cargo build --release --locked --example stage_bench
     python3 bench/run.py

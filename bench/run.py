@@ -49,6 +49,11 @@ def tool() -> Path:
     return target_dir() / "release" / "publish-artifact"
 
 
+def static_tool() -> Path:
+    """`just static`'s x86_64 binary: musl, fully static, mimalloc."""
+    return target_dir() / "x86_64-unknown-linux-musl" / "release" / "publish-artifact"
+
+
 def wasm_build(package: str, features: list, name: str) -> Path:
     """A component built the way host/build.rs builds the guest (the `guest`
     profile, the target's flags from .cargo/config.toml, which flags in the
@@ -143,10 +148,10 @@ def native_inflate_rate(obj: Path, expected_sha: str, key: str = KEY) -> float:
     return length / (1 << 20) / busy
 
 
-def sealers(corpus: Path, level: int, key_file: Path):
+def sealers(corpus: Path, level: int, key_file: Path, binary: Path = None):
     out = OUT / "object"
     return {
-        "publish-artifact": [str(tool()), "seal", "--file", str(corpus), "--out", str(out),
+        "publish-artifact": [str(binary or tool()), "seal", "--file", str(corpus), "--out", str(out),
                              "--key-file", str(key_file), "--iv", IV, "--level", str(level),
                              "--force"],  # each round seals over the last round's object
         "python": [sys.executable, str(HERE / "python_seal.py"), str(corpus), str(out),
@@ -155,14 +160,15 @@ def sealers(corpus: Path, level: int, key_file: Path):
     }, out
 
 
-def openers(obj: Path, sha: str, key_file: Path):
+def openers(obj: Path, sha: str, key_file: Path, binary: Path = None):
     """Each opens `obj` to `out` only once the SHA-256, the padding and the
     gzip trailer check out (`verify` checks the same, writing nothing)."""
     out = OUT / "opened"
     common = ["--file", str(obj), "--key-file", str(key_file), "--sha256", sha]
+    binary = str(binary or tool())
     return {
-        "publish-artifact open": [str(tool()), "open", *common, "--out", str(out)],
-        "publish-artifact verify": [str(tool()), "verify", *common],
+        "publish-artifact open": [binary, "open", *common, "--out", str(out)],
+        "publish-artifact verify": [binary, "verify", *common],
         "python": [sys.executable, str(HERE / "python_open.py"), str(obj), str(out), str(key_file),
                    sha],
         "shell": [str(HERE / "shell_open.sh"), str(obj), str(out), str(key_file), sha],
@@ -212,12 +218,12 @@ class Publishing:
                     "ADMIN_API_URL": self.admin.url, "ADMIN_API_TOKEN": self.TOKEN}
         self.published = 0
 
-    def publish(self, path: Path, plaintext_sha: str, env=None) -> dict:
+    def publish(self, path: Path, plaintext_sha: str, env=None, binary: Path = None) -> dict:
         """Publishes `path` at level 6 under a new version; the measurement."""
         self.published += 1
         version = f"run{self.published}"
         arch = platform.machine()
-        argv = [str(tool()), "publish", "--file", str(path), "--resource-name", "bench",
+        argv = [str(binary or tool()), "publish", "--file", str(path), "--resource-name", "bench",
                 "--dev-stage", "dev", "--architecture", arch, "--version", version,
                 "--level", "6"]
         result = measure(argv, {**self.env, **(env or {})})
@@ -280,6 +286,62 @@ def publish_rows(publishing: Publishing, corpus: Path, corpus_sha: str, key_file
     best["publish of the first MiB (one PUT)"] = publishing.publish(head, sha256_file(head))
     head.unlink()
     return best
+
+
+STATIC_ROUNDS = 3
+
+
+def static_rows(publishing: Publishing, corpus: Path, corpus_sha: str, key_file: Path,
+                rounds: int) -> dict:
+    """seal -6, open and publish of the corpus with the static x86_64 binary
+    (musl, mimalloc) and with the glibc one, interleaved: each round runs
+    every operation with one binary and then the other, alternating which
+    goes first; at least STATIC_ROUNDS rounds, the best of each. Every
+    result is checked as everywhere else here."""
+    binaries = {"glibc": tool(), "static": static_tool()}
+    if not static_tool().exists():
+        sys.exit(f"{static_tool()} is missing: run `just static`")
+    subprocess.run([str(static_tool()), "selftest"], check=True, capture_output=True)
+    best = {}
+
+    def keep(name, result):
+        if name not in best or result["wall"] < best[name]["wall"]:
+            best[name] = result
+
+    sealed = OUT / "object-static-bench"
+    for round_ in range(max(rounds, STATIC_ROUNDS)):
+        order = list(binaries.items()) if round_ % 2 == 0 else list(binaries.items())[::-1]
+        for which, binary in order:
+            seal, out = sealers(corpus, 6, key_file, binary)
+            keep(f"seal -6, {which}", measure(seal["publish-artifact"]))
+            assert opens_to(out, corpus_sha), f"the {which} binary sealed a wrong object"
+            os.replace(out, sealed)
+        for which, binary in order:
+            open_argv, opened = openers(sealed, sha256_file(sealed), key_file, binary)
+            opened.unlink(missing_ok=True)
+            keep(f"open, {which}", measure(open_argv["publish-artifact open"]))
+            assert sha256_file(opened) == corpus_sha, f"the {which} binary opened it wrong"
+            opened.unlink()
+        for which, binary in order:
+            keep(f"publish, {which}", publishing.publish(corpus, corpus_sha, binary=binary))
+    sealed.unlink()
+    return best
+
+
+def static_table(best: dict, size_mib: float) -> tuple:
+    """The rows, and the ratios static/glibc of speed (glibc's time over
+    static's: above 1, the static binary is faster)."""
+    table = ["| static x86_64 (musl, mimalloc) vs glibc | MiB/s glibc | MiB/s static | "
+             "speed static/glibc | CPU s glibc | CPU s static | peak RSS MiB glibc | "
+             "peak RSS MiB static |", "|---|---|---|---|---|---|---|---|"]
+    ratios = {}
+    for op in ("seal -6", "open", "publish"):
+        g, s = best[f"{op}, glibc"], best[f"{op}, static"]
+        ratios[op] = g["wall"] / s["wall"]
+        table.append(f"| {op} | {size_mib / g['wall']:.1f} | {size_mib / s['wall']:.1f} | "
+                     f"{ratios[op]:.2f}x | {g['cpu']:.1f} | {s['cpu']:.1f} | "
+                     f"{g['rss_mib']:.1f} | {s['rss_mib']:.1f} |")
+    return table, ratios
 
 
 def upload_constants() -> dict:
@@ -456,6 +518,7 @@ def main() -> None:
     publishing = Publishing()
     try:
         published = publish_rows(publishing, corpus, corpus_sha, key_file, args.rounds)
+        statics = static_rows(publishing, corpus, corpus_sha, key_file, args.rounds)
         published.update(sbom_rows(publishing, image_of(corpus), args.rounds))
         large = corpus_of(args.large_mib) if args.large_mib else None
         if large:
@@ -463,6 +526,7 @@ def main() -> None:
             published[f"publish, {args.large_mib} MiB"] = publishing.publish(large, large_sha)
     finally:
         publishing.stop()
+    static_lines, static_ratio = static_table(statics, size_mib)
     publish_rss = published["publish"]["rss_mib"]
     with_sbom, without_sbom = published["publish image, SBOM"], published["publish image, --sbom off"]
     sbom_ratio = without_sbom["wall"] / with_sbom["wall"]
@@ -532,6 +596,10 @@ def main() -> None:
          large_open_rss is not None and large_open_rss < 64),
         (f"peak RSS of publish to Garage, {size_mib:.0f} MiB", "< 64 MiB",
          f"{publish_rss:.1f} MiB", publish_rss < 64),
+        ("static x86_64 seal -6 vs the glibc binary's", ">= 0.95x",
+         f"{static_ratio['seal -6']:.2f}x", static_ratio["seal -6"] >= 0.95),
+        ("static x86_64 publish vs the glibc binary's", ">= 0.95x",
+         f"{static_ratio['publish']:.2f}x", static_ratio["publish"] >= 0.95),
         ("publish of an image with its SBOMs vs `--sbom off` (one read)", ">= 0.95x",
          f"{sbom_ratio:.2f}x", sbom_ratio >= 0.95),
         (f"peak RSS of publish with SBOMs, {size_mib:.0f} MiB image", "< 64 MiB",
@@ -554,6 +622,9 @@ def main() -> None:
         *goals, "", *table, "", *ratios, "", size_note, "", *open_table, "", bound_note, "",
         "Guest stages alone:", "```", stage_text,
         "```", "", large_text, "", *publish_table, "", *memory_note(published, size_mib), "",
+        *static_lines, "",
+        f"The static binary (`just static`) against the glibc one on the same corpus, "
+        f"interleaved, best of {max(args.rounds, STATIC_ROUNDS)} rounds each.", "",
         "Every object above was opened with openssl and gunzip and matched the input; "
         "every opener's output matched it too; every published object was fetched back from "
         "Garage, had the registered row's size and SHA-256, and opened with openssl, gunzip and "

@@ -118,6 +118,38 @@ if missing rpmbuild || missing go || missing npm || missing db5.3_load || missin
         $(missing npm && echo npm)
 fi
 # --- end SBOMs
+# --- shipping (issue 25): the static musl binaries (`just static`,
+# scripts/static.sh) and the tool image (`just image`, scripts/image.sh).
+# The musl targets' rust-std brings musl's crt and libc.a; the C in the
+# dependencies is compiled against musl's headers: musl-gcc (musl-tools)
+# for x86_64, and for aarch64 the arm64 cross gcc with musl-dev:arm64's
+# specs (a foreign architecture for that one package). buildah builds the
+# image with no daemon; docker-registry is the registry the tests push it
+# to; busybox-static makes the tests' Alpine-like root.
+for triple in x86_64-unknown-linux-musl aarch64-unknown-linux-musl; do
+    if ! rustup target list --installed | grep -qx "$triple"; then
+        say "adding the $triple target"
+        rustup target add "$triple"
+    fi
+done
+if missing musl-gcc || [ ! -f /usr/lib/aarch64-linux-musl/musl-gcc.specs ] || missing buildah \
+    || missing docker-registry || missing busybox; then
+    say "installing Debian's musl-tools, musl-dev:arm64, buildah, docker-registry and busybox-static"
+    dpkg --print-foreign-architectures | grep -qx arm64 || dpkg --add-architecture arm64
+    apt-get update -qq
+    # The package's service is not started (the tests run the registry on
+    # loopback themselves): a policy-rc.d that refuses, unless one is there.
+    own_policy=
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+        chmod +x /usr/sbin/policy-rc.d
+        own_policy=1
+    fi
+    apt-get install -y -qq --no-install-recommends musl-tools musl-dev:arm64 buildah \
+        docker-registry busybox-static
+    [ -z "$own_policy" ] || rm -f /usr/sbin/policy-rc.d
+fi
+# --- end shipping
 # jco, to load the component in Node (tests/test_portability.py).
 if [ ! -d tests/jco/node_modules ]; then
     say "installing jco from npm"

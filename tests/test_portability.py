@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BLOCK, ROOT, Cli, binary_path, mixed_data, openssl_open
+from conftest import BLOCK, ROOT, Cli, mixed_data, openssl_open
+from tool_image import static_binary
 
 JCO = ROOT / "tests" / "jco"
 KEY = "5c" * 32
@@ -18,14 +19,15 @@ IV = "a7" * 16
 
 @pytest.fixture(scope="session")
 def arm64(tmp_path_factory) -> Cli:
-    """The aarch64 binary (`just cross`), run under qemu-aarch64-static."""
-    target = binary_path().parent.parent
-    binary = target / "aarch64-unknown-linux-gnu" / "release" / "publish-artifact"
-    assert binary.exists(), f"{binary} is missing: run `just cross` (part of `just test`)"
+    """The static aarch64 binary (`just static`), run under qemu-aarch64-static
+    with no sysroot: the same code as the glibc aarch64 build of `just dist`
+    but for libc and allocator, and one release build fewer in `just test`."""
+    binary = static_binary("aarch64-unknown-linux-musl")
+    assert binary.exists(), f"{binary} is missing: run `just static` (part of `just test`)"
     qemu = shutil.which("qemu-aarch64-static")
     assert qemu, "qemu-aarch64-static is missing: run scripts/setup.sh"
     wrapper = tmp_path_factory.mktemp("arm64") / "publish-artifact"
-    wrapper.write_text(f'#!/bin/sh\nexec {qemu} -L /usr/aarch64-linux-gnu {binary} "$@"\n')
+    wrapper.write_text(f'#!/bin/sh\nexec {qemu} {binary} "$@"\n')
     wrapper.chmod(0o755)
     return Cli(wrapper, tmp_path_factory.mktemp("arm64-cache"))
 

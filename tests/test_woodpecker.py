@@ -185,6 +185,8 @@ def stages(dockerfile: Path):
         instruction, _, args = line.partition(" ")
         if instruction.upper() == "FROM":
             result.append([])
+        elif not result:
+            continue  # a global ARG, before the first stage
         result[-1].append((instruction.upper(), args.strip()))
     return result
 
@@ -193,6 +195,10 @@ def test_tool_image_is_small_and_unprivileged():
     final = stages(ROOT / "Dockerfile")[-1]
     text = " ".join(args for _, args in final)
     assert len(stages(ROOT / "Dockerfile")) >= 2, "multi-stage"
+    # Nothing but the root scripts/image-root.sh lays (tests/test_image.py
+    # checks the built image's every file).
+    assert final[0] == ("FROM", "scratch")
+    assert not any(instruction in ("RUN", "ADD") for instruction, _ in final)
     assert not any(word in text for word in ("cargo ", "rustc", "rustup", "gcc", "build-essential"))
     users = [args for instruction, args in final if instruction == "USER"]
     assert users and users[-1].split(":")[0] not in ("0", "root")

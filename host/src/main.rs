@@ -4,6 +4,11 @@ use publish_artifact::{commands, interrupt};
 use std::process::ExitCode;
 use std::time::Duration;
 
+/// The static musl builds' allocator (host/Cargo.toml says why).
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The command line; in a Woodpecker plugin step (no arguments at all) the
 /// `command` setting, `PLUGIN_COMMAND`, names the subcommand (`promote`):
 /// a plugin's image has one entrypoint, and publishing stays its default.
