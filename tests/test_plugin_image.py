@@ -149,7 +149,7 @@ def test_the_promote_step_promotes_from_the_image(image, amd64_root, garage, adm
     secrets = secrets_for({
         **publish_env, "CDN_PUBLIC_BASE_URL": garage.cdn_base,
         "ATTESTATION_PUBLIC_KEY": keys.attestation.public_pem,
-        "ATTESTATION_SIGNING_KEY": keys.attestation.private_pem,
+        "PROMOTION_SIGNING_KEY": keys.vsa.private_pem,
         "PROMOTION_PRIVATE_KEY": keys.promotion.private_pem})
     variables = {**DEPLOY_CI, "CI_PIPELINE_DEPLOY_TARGET": "stage", "CI_WORKSPACE": WORKSPACE}
     run = run_as_plugin(image, "amd64", amd64_root,

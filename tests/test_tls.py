@@ -91,7 +91,7 @@ def test_publish_fetch_promote_and_cleanup_over_https_with_ssl_cert_file(
                    "--version", VERSION, "--to", "stage", "--commit", COMMIT,
                    env={**env, **DEPLOY_CI,
                         "ATTESTATION_PUBLIC_KEY_FILE": str(keys.attestation.public),
-                        "ATTESTATION_SIGNING_KEY": keys.attestation.private_pem,
+                        "PROMOTION_SIGNING_KEY": keys.vsa.private_pem,
                         "PROMOTION_PRIVATE_KEY": keys.promotion.private_pem})
     assert promoted.returncode == 0, promoted.stderr
     assert [r.json()["dev_stage"] for r in admin_api.stored] == ["dev", "stage"]
